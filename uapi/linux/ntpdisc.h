@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * ntpdisc: an alternate NTP clock discipline behind /dev/ntpdisc.
+ *
+ * /dev/ntpdisc is a dynamic POSIX clock. Three ways reach the discipline,
+ * all with the semantics of adjtimex(2) on the system clock:
+ *
+ *   ioctl(fd, NTPDISC_ADJTIMEX, &tx)           (struct __kernel_timex)
+ *   clock_adjtime(NTPDISC_FD_TO_CLOCKID(fd), &tx)
+ *   clock_gettime(NTPDISC_FD_TO_CLOCKID(fd), &ts)  (the discipline's clock)
+ *
+ * Both adjusting entry points return the clock state (TIME_OK .. TIME_ERROR)
+ * or -1 with errno. Modes other than 0 and ADJ_OFFSET_SS_READ need
+ * CAP_SYS_TIME, checked like the kernel's adjtimex. On top of that, the
+ * POSIX clock layer refuses clock_adjtime with modes != 0 with EACCES when
+ * the descriptor was not opened for writing; the ioctl has no such rule.
+ *
+ * Ioctl type 0xB9 is not assigned in the kernel's registry
+ * (Documentation/userspace-api/ioctl/ioctl-number.rst, checked on 6.1:
+ * 0xB7 and 0xC0 are its neighbours in use); ntpdisc uses numbers 1 and 2.
+ *
+ * This header may be included by kernel code, by a user-space program on
+ * its own, and after glibc's <sys/timex.h>. It deliberately avoids
+ * <linux/timex.h>, which clashes with glibc's struct timex and struct
+ * timeval, and spells the ABI structure as struct ntpdisc_timex instead:
+ * it has exactly the layout (208 bytes, explicit padding) of the kernel's
+ * struct __kernel_timex, which on x86-64 is also glibc's struct timex.
+ */
+#ifndef _UAPI_LINUX_NTPDISC_H
+#define _UAPI_LINUX_NTPDISC_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define NTPDISC_DEVICE_PATH	"/dev/ntpdisc"
+#define NTPDISC_IOC_MAGIC	0xB9
+
+/* Dynamic POSIX clock id of an open descriptor, as FD_TO_CLOCKID(). */
+#define NTPDISC_FD_TO_CLOCKID(fd)	((~(__kernel_clockid_t)(fd) << 3) | 3)
+
+/**
+ * struct ntpdisc_timeval - the time field of struct ntpdisc_timex
+ * @tv_sec:  seconds
+ * @tv_usec: microseconds, or nanoseconds when STA_NANO is set
+ */
+struct ntpdisc_timeval {
+	__s64 tv_sec;
+	__s64 tv_usec;
+};
+
+/**
+ * struct ntpdisc_timex - layout-identical spelling of struct __kernel_timex
+ *
+ * Every field means what adjtimex(2) says it means.
+ */
+struct ntpdisc_timex {
+	__u32 modes;
+	__s32 :32;
+	__s64 offset;
+	__s64 freq;
+	__s64 maxerror;
+	__s64 esterror;
+	__s32 status;
+	__s32 :32;
+	__s64 constant;
+	__s64 precision;
+	__s64 tolerance;
+	struct ntpdisc_timeval time;
+	__s64 tick;
+	__s64 ppsfreq;
+	__s64 jitter;
+	__s32 shift;
+	__s32 :32;
+	__s64 stabil;
+	__s64 jitcnt;
+	__s64 calcnt;
+	__s64 errcnt;
+	__s64 stbcnt;
+	__s32 tai;
+	__s32 :32; __s32 :32; __s32 :32; __s32 :32;
+	__s32 :32; __s32 :32; __s32 :32; __s32 :32;
+	__s32 :32; __s32 :32; __s32 :32;
+};
+
+/**
+ * struct ntpdisc_output - what the discipline steers, for tests and tools
+ * @tick_length:      length of the current kernel tick, ns << 32; this is
+ *                    what ntp_tick_length() returns to the timekeeper
+ * @tick_length_base: tick length without this second's phase and adjtime
+ *                    terms, ns << 32
+ * @second_length:    nominal length of one second from tick and frequency,
+ *                    ns << 32
+ * @phase_adj:        phase correction applied over the current second by
+ *                    the PLL/FLL, ns << 32 per tick
+ * @adjtime_adj:      adjtime (ADJ_OFFSET_SINGLESHOT) slew applied over the
+ *                    current second, ns << 32 per tick
+ * @time_offset:      residual phase offset still to be slewed, ns << 32
+ *                    per tick (as the kernel keeps it)
+ * @time_freq:        frequency correction, ns/s << 32
+ * @time_adjust:      residual adjtime slew, microseconds
+ * @next_leap_sec:    CLOCK_REALTIME second at which the armed leap acts,
+ *                    or -1 when none is armed
+ * @last_second:      CLOCK_REALTIME second of the last per-second update
+ * @updates:          number of per-second updates run since load
+ * @clock_sets:       clock sets seen (each clears the discipline's state)
+ * @time_state:       TIME_OK .. TIME_WAIT, without the read-path override
+ * @hz:               ticks per second the discipline computes for (HZ)
+ * @steer:            actuator in use; NTPDISC_STEER_NONE in shadow mode
+ * @reserved:         zero
+ */
+struct ntpdisc_output {
+	__u64 tick_length;
+	__u64 tick_length_base;
+	__u64 second_length;
+	__s64 phase_adj;
+	__s64 adjtime_adj;
+	__s64 time_offset;
+	__s64 time_freq;
+	__s64 time_adjust;
+	__s64 next_leap_sec;
+	__s64 last_second;
+	__u64 updates;
+	__u64 clock_sets;
+	__s32 time_state;
+	__u32 hz;
+	__u32 steer;
+	__u32 reserved[9];
+};
+
+#define NTPDISC_STEER_NONE	0
+
+/* adjtimex(2) on the discipline; returns the clock state. */
+#define NTPDISC_ADJTIMEX	_IOWR(NTPDISC_IOC_MAGIC, 0x01, struct ntpdisc_timex)
+/* Read the discipline's current output; needs no privilege. */
+#define NTPDISC_GET_OUTPUT	_IOR(NTPDISC_IOC_MAGIC, 0x02, struct ntpdisc_output)
+
+#endif /* _UAPI_LINUX_NTPDISC_H */
