@@ -51,17 +51,18 @@ struct ntpdisc_timeval {
 /**
  * struct ntpdisc_timex - layout-identical spelling of struct __kernel_timex
  *
- * Every field means what adjtimex(2) says it means.
+ * Every field means what adjtimex(2) says it means; the padding and
+ * reserved words are never read and are written back as they came.
  */
 struct ntpdisc_timex {
 	__u32 modes;
-	__s32 :32;
+	__u32 __pad0;
 	__s64 offset;
 	__s64 freq;
 	__s64 maxerror;
 	__s64 esterror;
 	__s32 status;
-	__s32 :32;
+	__u32 __pad1;
 	__s64 constant;
 	__s64 precision;
 	__s64 tolerance;
@@ -70,16 +71,14 @@ struct ntpdisc_timex {
 	__s64 ppsfreq;
 	__s64 jitter;
 	__s32 shift;
-	__s32 :32;
+	__u32 __pad2;
 	__s64 stabil;
 	__s64 jitcnt;
 	__s64 calcnt;
 	__s64 errcnt;
 	__s64 stbcnt;
 	__s32 tai;
-	__s32 :32; __s32 :32; __s32 :32; __s32 :32;
-	__s32 :32; __s32 :32; __s32 :32; __s32 :32;
-	__s32 :32; __s32 :32; __s32 :32;
+	__s32 __reserved[11];
 };
 
 /**

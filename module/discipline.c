@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntpdisc discipline: Linux's NTP clock model, re-implemented as a pure
+ * unit. Behaviour, including rounding, clamps and the order in which an
+ * adjtimex request is applied, follows Linux 6.1 (kernel/time/ntp.c and
+ * the checks of do_adjtimex()), because daemons probe those details.
+ *
+ * Arithmetic that the kernel lets wrap (it builds with
+ * -fno-strict-overflow) is done on unsigned types here, so that absurd
+ * inputs give the kernel's numbers without undefined behaviour.
+ */
+#ifdef __KERNEL__
+#include <linux/errno.h>
+#include <linux/math64.h>
+#include <linux/minmax.h>
+#endif
+
+#include "discipline.h"
+
+/* Divide towards zero by a power of two, as the NTP maths expects. */
+static inline s64 disc_shift_right(s64 val, unsigned int shift)
+{
+	if (val < 0)
+		return -(s64)((u64)-val >> shift);
+	return val >> shift;
+}
+
+static inline s64 disc_wrap_add(s64 a, s64 b)
+{
+	return (s64)((u64)a + (u64)b);
+}
+
+static inline s64 disc_wrap_mul(s64 a, s64 b)
+{
+	return (s64)((u64)a * (u64)b);
+}
+
+/**
+ * discipline_init() - put a discipline into the kernel's boot state
+ * @disc: the discipline
+ *
+ * Unsynchronised, error bounds at their limit, time constant 2, nominal
+ * tick, no frequency correction and no leap armed.
+ */
+void discipline_init(struct discipline *disc)
+{
+	*disc = (struct discipline) {
+		.time_state = TIME_OK,
+		.time_status = STA_UNSYNC,
+		.time_constant = 2,
+		.time_maxerror = DISC_PHASE_LIMIT,
+		.time_esterror = DISC_PHASE_LIMIT,
+		.tick_usec = DISC_TICK_USEC_DEFAULT,
+		.next_leap_sec = TIME64_MAX,
+	};
+	disc->tick_length_base = div_u64(discipline_second_length(disc),
+					 DISC_HZ);
+}
+
+/**
+ * discipline_validate() - check an adjtimex request before applying it
+ * @txc: the request
+ * @may_set_time: asked, only where the kernel asks, whether the caller
+ *	holds CAP_SYS_TIME
+ *
+ * Applies do_adjtimex()'s checks in the kernel's order, so that a request
+ * that is both unprivileged and malformed gets the kernel's errno.
+ *
+ * Return: 0, -EINVAL or -EPERM.
+ */
+int discipline_validate(const struct __kernel_timex *txc,
+			bool (*may_set_time)(void))
+{
+	if (txc->modes & DISC_ADJ_ADJTIME) {
+		if (!(txc->modes & DISC_ADJ_SINGLESHOT))
+			return -EINVAL;
+		if (!(txc->modes & DISC_ADJ_READONLY) && !may_set_time())
+			return -EPERM;
+	} else {
+		if (txc->modes && !may_set_time())
+			return -EPERM;
+		/* A tick more than 10% off nominal means a broken request. */
+		if ((txc->modes & ADJ_TICK) &&
+		    (txc->tick < 900000 / DISC_USER_HZ ||
+		     txc->tick > 1100000 / DISC_USER_HZ))
+			return -EINVAL;
+	}
+
+	if (txc->modes & ADJ_SETOFFSET) {
+		if (!may_set_time())
+			return -EPERM;
+		if (txc->time.tv_usec < 0)
+			return -EINVAL;
+		if (txc->modes & ADJ_NANO) {
+			if (txc->time.tv_usec >= NSEC_PER_SEC)
+				return -EINVAL;
+		} else if (txc->time.tv_usec >= USEC_PER_SEC) {
+			return -EINVAL;
+		}
+	}
+
+	/* The conversion to ns/s << 32 must not overflow. */
+	if ((txc->modes & ADJ_FREQUENCY) && BITS_PER_LONG == 64) {
+		if (txc->freq < S64_MIN / DISC_PPM_SCALE ||
+		    txc->freq > S64_MAX / DISC_PPM_SCALE)
+			return -EINVAL;
+	}
+
+	return 0;
+}
+
+/**
+ * discipline_setoffset_delta() - the step an ADJ_SETOFFSET request asks for
+ * @txc: a request that passed discipline_validate() with ADJ_SETOFFSET
+ * @delta: where to store the step
+ *
+ * Return: 0, or -EINVAL when the sub-second part is out of range.
+ */
+int discipline_setoffset_delta(const struct __kernel_timex *txc,
+			       struct timespec64 *delta)
+{
+	delta->tv_sec = txc->time.tv_sec;
+	delta->tv_nsec = txc->time.tv_usec;
+	if (!(txc->modes & ADJ_NANO))
+		delta->tv_nsec *= NSEC_PER_USEC;
+	if (delta->tv_nsec < 0 || delta->tv_nsec >= NSEC_PER_SEC)
+		return -EINVAL;
+	return 0;
+}
+
+static int disc_timespec_cmp(const struct timespec64 *a,
+			     const struct timespec64 *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
+/**
+ * discipline_setoffset_check() - whether a step would leave a valid clock
+ * @now: CLOCK_REALTIME at the step
+ * @wall_to_mono: CLOCK_MONOTONIC minus CLOCK_REALTIME, normalised
+ * @delta: the step, normalised
+ *
+ * As the kernel, refuse a step that puts CLOCK_REALTIME before
+ * CLOCK_MONOTONIC, before 1970, or so late that it would overflow.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int discipline_setoffset_check(const struct timespec64 *now,
+			       const struct timespec64 *wall_to_mono,
+			       const struct timespec64 *delta)
+{
+	/* Years of uptime must still fit into ktime_t after the step. */
+	const u64 settod_sec_max = KTIME_SEC_MAX - 30ULL * 365 * 86400;
+	struct timespec64 then;
+
+	if (disc_timespec_cmp(wall_to_mono, delta) > 0)
+		return -EINVAL;
+
+	then.tv_sec = disc_wrap_add(now->tv_sec, delta->tv_sec);
+	then.tv_nsec = now->tv_nsec + delta->tv_nsec;
+	if (then.tv_nsec >= NSEC_PER_SEC) {
+		then.tv_nsec -= NSEC_PER_SEC;
+		then.tv_sec = disc_wrap_add(then.tv_sec, 1);
+	}
+	if (then.tv_sec < 0 || (u64)then.tv_sec >= settod_sec_max)
+		return -EINVAL;
+	return 0;
+}
+
+/* A new tick or frequency moves the current tick at once, terms kept. */
+static void disc_update_frequency(struct discipline *disc)
+{
+	disc->tick_length_base = div_u64(discipline_second_length(disc),
+					 DISC_HZ);
+}
+
+/*
+ * The FLL term: allowed once updates are at least DISC_MINSEC apart and
+ * asked for, and forced beyond DISC_MAXSEC, where the PLL would lose lock.
+ */
+static s64 disc_fll_term(struct discipline *disc, s64 offset, long secs)
+{
+	disc->time_status &= ~STA_MODE;
+	if (secs < DISC_MINSEC)
+		return 0;
+	if (!(disc->time_status & STA_FLL) && secs <= DISC_MAXSEC)
+		return 0;
+	disc->time_status |= STA_MODE;
+	return div64_long(offset * (1LL << (DISC_SCALE_SHIFT - DISC_SHIFT_FLL)),
+			  secs);
+}
+
+static void disc_update_offset(struct discipline *disc, long offset,
+			       time64_t now_sec)
+{
+	long secs;
+	s64 freq;
+
+	if (!(disc->time_status & STA_PLL))
+		return;
+
+	if (!(disc->time_status & STA_NANO)) {
+		/* Bound it first so that the unit change cannot overflow. */
+		offset = clamp(offset, -USEC_PER_SEC, USEC_PER_SEC);
+		offset *= NSEC_PER_USEC;
+	}
+	offset = clamp(offset, -DISC_MAXPHASE, DISC_MAXPHASE);
+
+	secs = (long)(now_sec - disc->time_reftime);
+	if (disc->time_status & STA_FREQHOLD)
+		secs = 0;
+	disc->time_reftime = now_sec;
+
+	freq = disc_fll_term(disc, offset, secs);
+
+	/*
+	 * Long gaps between updates would give the PLL too much gain; the
+	 * kernel caps the interval at eight times the time constant.
+	 */
+	if (secs > 1L << (DISC_SHIFT_PLL + 1 + disc->time_constant))
+		secs = 1L << (DISC_SHIFT_PLL + 1 + disc->time_constant);
+
+	freq = disc_wrap_add(freq, (s64)((u64)disc_wrap_mul(offset, secs) <<
+		(DISC_SCALE_SHIFT -
+		 2 * (DISC_SHIFT_PLL + 2 + disc->time_constant))));
+	freq = min(disc_wrap_add(freq, disc->time_freq), DISC_MAXFREQ_SCALED);
+	disc->time_freq = max(freq, -DISC_MAXFREQ_SCALED);
+
+	/* The new offset replaces whatever was still being slewed. */
+	disc->time_offset = div_s64((s64)offset << DISC_SCALE_SHIFT, DISC_HZ);
+}
+
+/**
+ * discipline_clear() - forget the synchronisation after a clock step
+ * @disc: the discipline
+ *
+ * What the kernel does to its NTP state whenever the clock is set: stop
+ * slewing, mark the clock unsynchronised, reset the error bounds and
+ * disarm a pending leap (the leap state itself stays where it is).
+ */
+void discipline_clear(struct discipline *disc)
+{
+	disc->time_adjust = 0;
+	disc->time_status |= STA_UNSYNC;
+	disc->time_maxerror = DISC_PHASE_LIMIT;
+	disc->time_esterror = DISC_PHASE_LIMIT;
+	disc_update_frequency(disc);
+	disc->phase_adj = 0;
+	disc->adjtime_adj = 0;
+	disc->time_offset = 0;
+	disc->next_leap_sec = TIME64_MAX;
+}
+
+static void disc_set_status(struct discipline *disc,
+			    const struct __kernel_timex *txc, time64_t now_sec)
+{
+	/*
+	 * Switching the PLL off resets the state machine and, because the
+	 * kernel replaces the whole word before merging, loses every
+	 * read-only bit too (STA_NANO included). leap-a-day relies on it.
+	 */
+	if ((disc->time_status & STA_PLL) && !(txc->status & STA_PLL)) {
+		disc->time_state = TIME_OK;
+		disc->time_status = STA_UNSYNC;
+		disc->next_leap_sec = TIME64_MAX;
+	}
+
+	if (!(disc->time_status & STA_PLL) && (txc->status & STA_PLL))
+		disc->time_reftime = now_sec;
+
+	disc->time_status &= STA_RONLY;
+	disc->time_status |= txc->status & ~STA_RONLY;
+}
+
+static void disc_apply_modes(struct discipline *disc,
+			     const struct __kernel_timex *txc,
+			     time64_t now_sec, s32 *tai)
+{
+	unsigned int modes = txc->modes;
+
+	/* Order matters: status and units first, the tick last. */
+	if (modes & ADJ_STATUS)
+		disc_set_status(disc, txc, now_sec);
+	if (modes & ADJ_NANO)
+		disc->time_status |= STA_NANO;
+	if (modes & ADJ_MICRO)
+		disc->time_status &= ~STA_NANO;
+
+	if (modes & ADJ_FREQUENCY) {
+		s64 freq = txc->freq * DISC_PPM_SCALE;
+
+		disc->time_freq = clamp(freq, -DISC_MAXFREQ_SCALED,
+					DISC_MAXFREQ_SCALED);
+	}
+
+	if (modes & ADJ_MAXERROR)
+		disc->time_maxerror = clamp_t(long long, txc->maxerror, 0,
+					      DISC_PHASE_LIMIT);
+	if (modes & ADJ_ESTERROR)
+		disc->time_esterror = clamp_t(long long, txc->esterror, 0,
+					      DISC_PHASE_LIMIT);
+
+	if (modes & ADJ_TIMECONST) {
+		long tc = clamp_t(long long, txc->constant, 0, DISC_MAXTC);
+
+		/* Microsecond-era daemons count the constant 4 lower. */
+		if (!(disc->time_status & STA_NANO))
+			tc += 4;
+		disc->time_constant = min_t(long, tc, DISC_MAXTC);
+	}
+
+	/* ADJ_TAI shares the constant field; out-of-range values are ignored. */
+	if ((modes & ADJ_TAI) && txc->constant >= 0 &&
+	    txc->constant <= DISC_MAX_TAI_OFFSET)
+		*tai = txc->constant;
+
+	if (modes & ADJ_OFFSET)
+		disc_update_offset(disc, txc->offset, now_sec);
+
+	if (modes & ADJ_TICK)
+		disc->tick_usec = txc->tick;
+
+	if (modes & (ADJ_TICK | ADJ_FREQUENCY | ADJ_OFFSET))
+		disc_update_frequency(disc);
+}
+
+static bool disc_status_in_error(int status)
+{
+	/* No PPS discipline: only these two bits make the clock bad. */
+	return status & (STA_UNSYNC | STA_CLOCKERR);
+}
+
+/**
+ * discipline_adjtimex() - apply an adjtimex request and report the state
+ * @disc: the discipline
+ * @txc: a request that passed discipline_validate(); its read-back fields
+ *	are filled in as adjtimex(2) fills them
+ * @ts: CLOCK_REALTIME of the request, reported in @txc->time
+ * @now_sec: the timekeeper's current second, the PLL's reference time
+ * @tai: TAI - UTC offset, read and possibly set
+ *
+ * ADJ_SETOFFSET is not handled here: like the kernel, the caller steps the
+ * clock (and clears the discipline) before calling this.
+ *
+ * Return: the clock state, TIME_OK .. TIME_ERROR.
+ */
+int discipline_adjtimex(struct discipline *disc, struct __kernel_timex *txc,
+			const struct timespec64 *ts, time64_t now_sec,
+			s32 *tai)
+{
+	int result;
+
+	if (txc->modes & DISC_ADJ_ADJTIME) {
+		long old_adjust = disc->time_adjust;
+
+		if (!(txc->modes & DISC_ADJ_READONLY))
+			disc->time_adjust = txc->offset;
+		txc->offset = old_adjust;
+	} else {
+		if (txc->modes)
+			disc_apply_modes(disc, txc, now_sec, tai);
+
+		txc->offset = disc_shift_right(disc->time_offset * DISC_HZ,
+					       DISC_SCALE_SHIFT);
+		if (!(disc->time_status & STA_NANO))
+			txc->offset = div_s64(txc->offset, NSEC_PER_USEC);
+	}
+
+	result = disc->time_state;
+	if (disc_status_in_error(disc->time_status))
+		result = TIME_ERROR;
+
+	txc->freq = disc_shift_right((disc->time_freq >> DISC_PPM_INV_SHIFT) *
+				     DISC_PPM_INV, DISC_SCALE_SHIFT);
+	txc->maxerror = disc->time_maxerror;
+	txc->esterror = disc->time_esterror;
+	txc->status = disc->time_status;
+	txc->constant = disc->time_constant;
+	txc->precision = 1;
+	txc->tolerance = DISC_MAXFREQ_SCALED / DISC_PPM_SCALE;
+	txc->tick = disc->tick_usec;
+	txc->tai = *tai;
+
+	txc->ppsfreq = 0;
+	txc->jitter = 0;
+	txc->shift = 0;
+	txc->stabil = 0;
+	txc->jitcnt = 0;
+	txc->calcnt = 0;
+	txc->errcnt = 0;
+	txc->stbcnt = 0;
+
+	txc->time.tv_sec = ts->tv_sec;
+	txc->time.tv_usec = ts->tv_nsec;
+	if (!(disc->time_status & STA_NANO))
+		txc->time.tv_usec = ts->tv_nsec / NSEC_PER_USEC;
+
+	/*
+	 * Between the leap boundary and the tick that applies it, report
+	 * what the clock will read once the leap has been applied.
+	 */
+	if (ts->tv_sec >= disc->next_leap_sec) {
+		if (disc->time_state == TIME_INS &&
+		    (disc->time_status & STA_INS)) {
+			result = TIME_OOP;
+			txc->tai++;
+			txc->time.tv_sec--;
+		}
+		if (disc->time_state == TIME_DEL &&
+		    (disc->time_status & STA_DEL)) {
+			result = TIME_WAIT;
+			txc->tai--;
+			txc->time.tv_sec++;
+		}
+		if (disc->time_state == TIME_OOP &&
+		    ts->tv_sec == disc->next_leap_sec)
+			result = TIME_WAIT;
+	}
+
+	return result;
+}
+
+static void disc_step_leap_state(struct discipline *disc, time64_t secs,
+				 int *leap)
+{
+	switch (disc->time_state) {
+	case TIME_OK:
+		/* Arm for the end of the current UTC day. */
+		if (disc->time_status & STA_INS) {
+			disc->time_state = TIME_INS;
+			disc->next_leap_sec = secs + DISC_SECS_PER_DAY -
+					      secs % DISC_SECS_PER_DAY;
+		} else if (disc->time_status & STA_DEL) {
+			disc->time_state = TIME_DEL;
+			disc->next_leap_sec = secs + DISC_SECS_PER_DAY -
+					      (secs + 1) % DISC_SECS_PER_DAY;
+		}
+		break;
+	case TIME_INS:
+		if (!(disc->time_status & STA_INS)) {
+			disc->next_leap_sec = TIME64_MAX;
+			disc->time_state = TIME_OK;
+		} else if (secs == disc->next_leap_sec) {
+			*leap = -1;
+			disc->time_state = TIME_OOP;
+		}
+		break;
+	case TIME_DEL:
+		if (!(disc->time_status & STA_DEL)) {
+			disc->next_leap_sec = TIME64_MAX;
+			disc->time_state = TIME_OK;
+		} else if (secs == disc->next_leap_sec) {
+			*leap = 1;
+			disc->next_leap_sec = TIME64_MAX;
+			disc->time_state = TIME_WAIT;
+		}
+		break;
+	case TIME_OOP:
+		disc->next_leap_sec = TIME64_MAX;
+		disc->time_state = TIME_WAIT;
+		break;
+	case TIME_WAIT:
+		if (!(disc->time_status & (STA_INS | STA_DEL)))
+			disc->time_state = TIME_OK;
+		break;
+	}
+}
+
+/**
+ * discipline_second_overflow() - advance the discipline by one second
+ * @disc: the discipline
+ * @secs: the CLOCK_REALTIME second that has just begun
+ *
+ * Runs the leap state machine, grows the maximum error, and sets the
+ * phase and adjtime terms of every tick of the second that has begun.
+ *
+ * Return: the leap to apply to the clock now: -1 to set it back a second
+ * (insertion), 1 to set it forward (deletion), otherwise 0.
+ */
+int discipline_second_overflow(struct discipline *disc, time64_t secs)
+{
+	int leap = 0;
+
+	disc_step_leap_state(disc, secs, &leap);
+
+	disc->time_maxerror += DISC_MAXFREQ / NSEC_PER_USEC;
+	if (disc->time_maxerror > DISC_PHASE_LIMIT) {
+		disc->time_maxerror = DISC_PHASE_LIMIT;
+		disc->time_status |= STA_UNSYNC;
+	}
+
+	/* The residual offset decays with the time constant. */
+	disc->phase_adj = disc_shift_right(disc->time_offset,
+					   DISC_SHIFT_PLL + disc->time_constant);
+	disc->time_offset -= disc->phase_adj;
+
+	/* adjtime slews at a fixed 500 us/s until less is left. */
+	if (disc->time_adjust > DISC_MAX_TICKADJ) {
+		disc->time_adjust -= DISC_MAX_TICKADJ;
+		disc->adjtime_adj = (DISC_MAX_TICKADJ * NSEC_PER_USEC <<
+				     DISC_SCALE_SHIFT) / DISC_HZ;
+	} else if (disc->time_adjust < -DISC_MAX_TICKADJ) {
+		disc->time_adjust += DISC_MAX_TICKADJ;
+		disc->adjtime_adj = -((DISC_MAX_TICKADJ * NSEC_PER_USEC <<
+				       DISC_SCALE_SHIFT) / DISC_HZ);
+	} else {
+		disc->adjtime_adj = (s64)((u64)(disc->time_adjust *
+						NSEC_PER_USEC / DISC_HZ) <<
+					  DISC_SCALE_SHIFT);
+		disc->time_adjust = 0;
+	}
+
+	return leap;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntpdisc: an alternate NTP discipline for the system clock.
+ *
+ * This file is the module and its character device, /dev/ntpdisc, a
+ * dynamic POSIX clock: requests arrive through its ioctl or through
+ * clock_adjtime() on its clock id and are handed to the actuator chosen
+ * with steer=.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/kdev_t.h>
+#include <linux/module.h>
+#include <linux/posix-clock.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "ntpdisc.h"
+
+static char *steer = "none";
+module_param(steer, charp, 0444);
+MODULE_PARM_DESC(steer, "actuator: none (shadow, touches no clock)");
+
+static const struct ntpdisc_actuator *const ntpdisc_actuators[] = {
+	&ntpdisc_shadow,
+};
+
+/* The ioctl and clock_adjtime() share one layout with the kernel's. */
+static_assert(sizeof(struct ntpdisc_timex) == sizeof(struct __kernel_timex));
+static_assert(offsetof(struct ntpdisc_timex, status) ==
+	      offsetof(struct __kernel_timex, status));
+static_assert(offsetof(struct ntpdisc_timex, time) ==
+	      offsetof(struct __kernel_timex, time));
+static_assert(offsetof(struct ntpdisc_timex, stbcnt) ==
+	      offsetof(struct __kernel_timex, stbcnt));
+static_assert(offsetof(struct ntpdisc_timex, tai) ==
+	      offsetof(struct __kernel_timex, tai));
+
+/*
+ * The kernel's PPS discipline is not reproduced; it never coexists with
+ * tickless kernels, which is every distribution kernel.
+ */
+#ifdef CONFIG_NTP_PPS
+#error "ntpdisc does not implement the kernel PPS discipline (CONFIG_NTP_PPS)"
+#endif
+
+/**
+ * struct ntpdisc_dev - the /dev/ntpdisc clock
+ * @clock: the POSIX clock, whose character device it is
+ * @dev: its device; frees this structure on the last reference
+ * @actuator: where requests go
+ */
+struct ntpdisc_dev {
+	struct posix_clock clock;
+	struct device dev;
+	const struct ntpdisc_actuator *actuator;
+};
+
+static dev_t ntpdisc_devt;
+static struct class *ntpdisc_class;
+static struct ntpdisc_dev *ntpdisc_dev;
+
+/**
+ * ntpdisc_may_set_time() - the privilege check of adjtimex(2)
+ *
+ * Return: true if the caller holds CAP_SYS_TIME.
+ */
+bool ntpdisc_may_set_time(void)
+{
+	return capable(CAP_SYS_TIME);
+}
+
+static struct ntpdisc_dev *to_ntpdisc_dev(struct posix_clock *clock)
+{
+	return container_of(clock, struct ntpdisc_dev, clock);
+}
+
+static int ntpdisc_clock_adjtime(struct posix_clock *clock,
+				 struct __kernel_timex *txc)
+{
+	return to_ntpdisc_dev(clock)->actuator->adjtimex(txc);
+}
+
+static int ntpdisc_clock_gettime(struct posix_clock *clock,
+				 struct timespec64 *ts)
+{
+	to_ntpdisc_dev(clock)->actuator->gettime(ts);
+	return 0;
+}
+
+static int ntpdisc_clock_getres(struct posix_clock *clock,
+				struct timespec64 *ts)
+{
+	*ts = ns_to_timespec64(hrtimer_resolution);
+	return 0;
+}
+
+static long ntpdisc_ioctl_adjtimex(const struct ntpdisc_actuator *actuator,
+				   void __user *arg)
+{
+	struct __kernel_timex txc;
+	int ret;
+
+	if (copy_from_user(&txc, arg, sizeof(txc)))
+		return -EFAULT;
+	ret = actuator->adjtimex(&txc);
+	/* As clock_adjtime(): the result is written back only on success. */
+	if (ret >= 0 && copy_to_user(arg, &txc, sizeof(txc)))
+		return -EFAULT;
+	return ret;
+}
+
+static long ntpdisc_ioctl_output(const struct ntpdisc_actuator *actuator,
+				 void __user *arg)
+{
+	struct ntpdisc_output out;
+
+	memset(&out, 0, sizeof(out));
+	actuator->output(&out);
+	if (copy_to_user(arg, &out, sizeof(out)))
+		return -EFAULT;
+	return 0;
+}
+
+static long ntpdisc_ioctl(struct posix_clock_context *pccontext,
+			  unsigned int cmd, unsigned long arg)
+{
+	const struct ntpdisc_actuator *actuator =
+		to_ntpdisc_dev(pccontext->clk)->actuator;
+
+	switch (cmd) {
+	case NTPDISC_ADJTIMEX:
+		return ntpdisc_ioctl_adjtimex(actuator, (void __user *)arg);
+	case NTPDISC_GET_OUTPUT:
+		return ntpdisc_ioctl_output(actuator, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct posix_clock_operations ntpdisc_clock_ops = {
+	.owner = THIS_MODULE,
+	.clock_adjtime = ntpdisc_clock_adjtime,
+	.clock_gettime = ntpdisc_clock_gettime,
+	.clock_getres = ntpdisc_clock_getres,
+	.ioctl = ntpdisc_ioctl,
+};
+
+static char *ntpdisc_devnode(struct device *dev, umode_t *mode)
+{
+	/* Reading the discipline is for everyone, as adjtimex(2) is. */
+	if (mode)
+		*mode = 0644;
+	return NULL;
+}
+
+static void ntpdisc_dev_release(struct device *dev)
+{
+	kfree(container_of(dev, struct ntpdisc_dev, dev));
+}
+
+static const struct ntpdisc_actuator *ntpdisc_find_actuator(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ntpdisc_actuators); i++)
+		if (sysfs_streq(name, ntpdisc_actuators[i]->name))
+			return ntpdisc_actuators[i];
+	return NULL;
+}
+
+static int ntpdisc_create_device(const struct ntpdisc_actuator *actuator)
+{
+	struct ntpdisc_dev *nd;
+	int ret;
+
+	nd = kzalloc(sizeof(*nd), GFP_KERNEL);
+	if (!nd)
+		return -ENOMEM;
+
+	nd->actuator = actuator;
+	nd->clock.ops = ntpdisc_clock_ops;
+	device_initialize(&nd->dev);
+	nd->dev.devt = ntpdisc_devt;
+	nd->dev.class = ntpdisc_class;
+	nd->dev.release = ntpdisc_dev_release;
+	ret = dev_set_name(&nd->dev, "ntpdisc");
+	if (ret)
+		goto err_put;
+
+	ret = posix_clock_register(&nd->clock, &nd->dev);
+	if (ret)
+		goto err_put;
+
+	ntpdisc_dev = nd;
+	return 0;
+
+err_put:
+	put_device(&nd->dev);
+	return ret;
+}
+
+static int __init ntpdisc_init(void)
+{
+	const struct ntpdisc_actuator *actuator;
+	int ret;
+
+	actuator = ntpdisc_find_actuator(steer);
+	if (!actuator) {
+		pr_err("unknown steer=%s (supported: none)\n", steer);
+		return -EINVAL;
+	}
+
+	ret = alloc_chrdev_region(&ntpdisc_devt, 0, 1, "ntpdisc");
+	if (ret)
+		return ret;
+
+	ntpdisc_class = class_create(THIS_MODULE, "ntpdisc");
+	if (IS_ERR(ntpdisc_class)) {
+		ret = PTR_ERR(ntpdisc_class);
+		goto err_region;
+	}
+	ntpdisc_class->devnode = ntpdisc_devnode;
+
+	/* The discipline runs before anyone can reach it. */
+	ret = actuator->start();
+	if (ret)
+		goto err_class;
+
+	ret = ntpdisc_create_device(actuator);
+	if (ret)
+		goto err_actuator;
+
+	pr_info("loaded, steer=%s\n", actuator->name);
+	return 0;
+
+err_actuator:
+	actuator->stop();
+err_class:
+	class_destroy(ntpdisc_class);
+err_region:
+	unregister_chrdev_region(ntpdisc_devt, 1);
+	return ret;
+}
+
+static void __exit ntpdisc_exit(void)
+{
+	const struct ntpdisc_actuator *actuator = ntpdisc_dev->actuator;
+
+	/*
+	 * Open descriptors pin the module, so no request is in flight;
+	 * the device goes first so that none can start.
+	 */
+	posix_clock_unregister(&ntpdisc_dev->clock);
+	actuator->stop();
+	class_destroy(ntpdisc_class);
+	unregister_chrdev_region(ntpdisc_devt, 1);
+	pr_info("unloaded\n");
+}
+
+module_init(ntpdisc_init);
+module_exit(ntpdisc_exit);
+
+MODULE_DESCRIPTION("Alternate NTP clock discipline with an adjtimex(2) device");
+MODULE_AUTHOR("The ntpdisc developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntpdisc internals shared by the device and the actuators.
+ *
+ * An actuator owns one discipline and decides what its output does to the
+ * system clock. The device only moves requests between user space and the
+ * selected actuator.
+ */
+#ifndef _NTPDISC_NTPDISC_H
+#define _NTPDISC_NTPDISC_H
+
+#include <linux/time64.h>
+#include <linux/timex.h>
+#include <linux/types.h>
+
+#include "linux/ntpdisc.h"
+
+/**
+ * struct ntpdisc_actuator - one way of acting on the discipline's output
+ * @name: the value of the steer= module parameter that selects it
+ * @steer: NTPDISC_STEER_* reported in struct ntpdisc_output
+ * @start: take over; called once at load, may fail
+ * @stop: let go; undoes @start completely
+ * @adjtimex: adjtimex(2) on the discipline, checks and privileges
+ *	included; returns the clock state or a negative errno
+ * @gettime: the discipline's CLOCK_REALTIME
+ * @output: fill in what the discipline currently steers
+ */
+struct ntpdisc_actuator {
+	const char *name;
+	u32 steer;
+	int (*start)(void);
+	void (*stop)(void);
+	int (*adjtimex)(struct __kernel_timex *txc);
+	void (*gettime)(struct timespec64 *ts);
+	void (*output)(struct ntpdisc_output *out);
+};
+
+extern const struct ntpdisc_actuator ntpdisc_shadow;
+
+bool ntpdisc_may_set_time(void);
+
+#endif /* _NTPDISC_NTPDISC_H */
