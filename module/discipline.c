@@ -231,7 +231,8 @@ static void disc_update_offset(struct discipline *disc, long offset,
 	disc->time_freq = max(freq, -DISC_MAXFREQ_SCALED);
 
 	/* The new offset replaces whatever was still being slewed. */
-	disc->time_offset = div_s64((s64)offset << DISC_SCALE_SHIFT, DISC_HZ);
+	disc->time_offset = div_s64((s64)offset * (1LL << DISC_SCALE_SHIFT),
+				    DISC_HZ);
 }
 
 /**

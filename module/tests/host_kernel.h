@@ -43,6 +43,8 @@ struct timespec64 {
 #define NSEC_PER_SEC	1000000000L
 #define KTIME_SEC_MAX	(KTIME_MAX / NSEC_PER_SEC)
 
+#define ARRAY_SIZE(arr)	(sizeof(arr) / sizeof((arr)[0]))
+
 /* glibc names STA_RONLY differently on older releases; pin the value. */
 #undef STA_RONLY
 #define STA_RONLY	0xff00
