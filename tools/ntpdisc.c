@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntpdisc: read and set the ntpdisc discipline (or, with --kernel, the
+ * kernel's own) from the command line, in the spirit of ntptime and
+ * adjtimex(8).
+ *
+ * Exit status: 0 success, 1 the request failed, 2 invalid usage or value
+ * (nothing was sent), 3 device missing (module not loaded), 4 permission.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/timex.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linux/ntpdisc.h"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE, EXIT_NODEV, EXIT_PERM };
+
+static const char *device = NTPDISC_DEVICE_PATH;
+static bool use_kernel, json;
+static int dev_fd = -1;
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ntpdisc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void open_device(void)
+{
+	if (use_kernel || dev_fd >= 0)
+		return;
+	dev_fd = open(device, O_RDWR);
+	if (dev_fd < 0 && (errno == EACCES || errno == EPERM))
+		dev_fd = open(device, O_RDONLY);
+	if (dev_fd < 0) {
+		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+			die(EXIT_NODEV, "%s: %s (is the module loaded?)",
+			    device, strerror(errno));
+		die(EXIT_FAILED, "%s: %s", device, strerror(errno));
+	}
+}
+
+/* One adjtimex request to the chosen discipline; exits on failure. */
+static int adjtimex_call(struct timex *tx)
+{
+	int ret;
+
+	open_device();
+	if (use_kernel)
+		ret = clock_adjtime(CLOCK_REALTIME, tx);
+	else
+		ret = ioctl(dev_fd, NTPDISC_ADJTIMEX, tx);
+	if (ret >= 0)
+		return ret;
+	if (errno == EPERM)
+		die(EXIT_PERM, "changing the discipline needs CAP_SYS_TIME");
+	if (errno == ENODEV)
+		die(EXIT_NODEV, "%s went away (module unloaded?)", device);
+	die(EXIT_FAILED, "adjtimex: %s", strerror(errno));
+}
+
+static const char *const state_names[] = {
+	"TIME_OK", "TIME_INS", "TIME_DEL", "TIME_OOP", "TIME_WAIT",
+	"TIME_ERROR",
+};
+
+static const struct { int bit; const char *name; } status_bits[] = {
+	{ STA_PLL, "PLL" }, { STA_PPSFREQ, "PPSFREQ" },
+	{ STA_PPSTIME, "PPSTIME" }, { STA_FLL, "FLL" }, { STA_INS, "INS" },
+	{ STA_DEL, "DEL" }, { STA_UNSYNC, "UNSYNC" },
+	{ STA_FREQHOLD, "FREQHOLD" }, { STA_PPSSIGNAL, "PPSSIGNAL" },
+	{ STA_PPSJITTER, "PPSJITTER" }, { STA_PPSWANDER, "PPSWANDER" },
+	{ STA_PPSERROR, "PPSERROR" }, { STA_CLOCKERR, "CLOCKERR" },
+	{ STA_NANO, "NANO" }, { STA_MODE, "MODE" }, { STA_CLK, "CLK" },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static void status_string(int status, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(status_bits); i++)
+		if (status & status_bits[i].bit)
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "", status_bits[i].name);
+}
+
+static void print_status(const struct timex *tx, int state)
+{
+	bool nano = tx->status & STA_NANO;
+	char bits[256];
+
+	status_string(tx->status, bits, sizeof(bits));
+	if (json) {
+		printf("{\"source\":\"%s\",\"state\":%d,\"state_name\":\"%s\","
+		       "\"status\":%d,\"status_bits\":\"%s\","
+		       "\"offset\":%ld,\"offset_unit\":\"%s\",\"freq\":%ld,"
+		       "\"freq_ppm\":%.6f,\"maxerror\":%ld,\"esterror\":%ld,"
+		       "\"constant\":%ld,\"precision\":%ld,\"tolerance\":%ld,"
+		       "\"tick\":%ld,\"tai\":%d,\"time_sec\":%ld,"
+		       "\"time_frac\":%ld}\n",
+		       use_kernel ? "kernel" : "ntpdisc", state,
+		       state_names[state], tx->status, bits, tx->offset,
+		       nano ? "ns" : "us", tx->freq, tx->freq / 65536.0,
+		       tx->maxerror, tx->esterror, tx->constant,
+		       tx->precision, tx->tolerance, tx->tick, tx->tai,
+		       tx->time.tv_sec, tx->time.tv_usec);
+		return;
+	}
+	printf("source:    %s\n", use_kernel ? "kernel adjtimex" : device);
+	printf("state:     %s (%d)\n", state_names[state], state);
+	printf("status:    %#06x %s\n", tx->status, bits);
+	printf("time:      %ld.%0*ld\n", tx->time.tv_sec, nano ? 9 : 6,
+	       tx->time.tv_usec);
+	printf("offset:    %ld %s\n", tx->offset, nano ? "ns" : "us");
+	printf("frequency: %.6f ppm (%ld)\n", tx->freq / 65536.0, tx->freq);
+	printf("maxerror:  %ld us\n", tx->maxerror);
+	printf("esterror:  %ld us\n", tx->esterror);
+	printf("constant:  %ld\n", tx->constant);
+	printf("tick:      %ld us\n", tx->tick);
+	printf("tai:       %d s\n", tx->tai);
+	printf("tolerance: %.3f ppm, precision %ld\n",
+	       tx->tolerance / 65536.0, tx->precision);
+}
+
+static long long parse_ll(const char *what, const char *arg, long long lo,
+			  long long hi)
+{
+	char *end;
+	long long val;
+
+	errno = 0;
+	val = strtoll(arg, &end, 0);
+	if (errno || end == arg || *end)
+		die(EXIT_USAGE, "%s: '%s' is not an integer", what, arg);
+	if (val < lo || val > hi)
+		die(EXIT_USAGE, "%s: %lld is outside %lld..%lld", what, val,
+		    lo, hi);
+	return val;
+}
+
+static double parse_double(const char *what, const char *arg, double lo,
+			   double hi)
+{
+	char *end;
+	double val;
+
+	errno = 0;
+	val = strtod(arg, &end);
+	if (errno || end == arg || *end)
+		die(EXIT_USAGE, "%s: '%s' is not a number", what, arg);
+	if (!(val >= lo && val <= hi))
+		die(EXIT_USAGE, "%s: %g is outside %g..%g", what, val, lo, hi);
+	return val;
+}
+
+/* "+PLL,-UNSYNC": bits to set and to clear, by name. */
+static void parse_status(const char *arg, int *set, int *clear)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	size_t i;
+
+	*set = *clear = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int *into = tok[0] == '-' ? clear : set;
+		const char *name = tok + (tok[0] == '-' || tok[0] == '+');
+
+		for (i = 0; i < ARRAY_SIZE(status_bits); i++)
+			if (!strcasecmp(name, status_bits[i].name))
+				break;
+		if (i == ARRAY_SIZE(status_bits))
+			die(EXIT_USAGE, "status: unknown bit '%s'", name);
+		if (status_bits[i].bit & 0xff00)
+			die(EXIT_USAGE, "status: %s is read-only", name);
+		*into |= status_bits[i].bit;
+	}
+	free(copy);
+}
+
+static int read_state(struct timex *tx)
+{
+	memset(tx, 0, sizeof(*tx));
+	return adjtimex_call(tx);
+}
+
+static void cmd_watch(int count)
+{
+	struct timex tx;
+	char bits[256];
+	int i, state;
+
+	printf("%-10s %-10s %-22s %12s %12s %9s %3s %4s\n", "time", "state",
+	       "status", "offset", "freq(ppm)", "maxerr", "tc", "tai");
+	for (i = 0; count <= 0 || i < count; i++) {
+		state = read_state(&tx);
+		status_string(tx.status, bits, sizeof(bits));
+		printf("%-10ld %-10s %-22s %12ld %12.6f %9ld %3ld %4d\n",
+		       tx.time.tv_sec % 86400, state_names[state], bits,
+		       tx.offset, tx.freq / 65536.0, tx.maxerror, tx.constant,
+		       tx.tai);
+		fflush(stdout);
+		if (count <= 0 || i + 1 < count)
+			sleep(1);
+	}
+}
+
+static void cmd_output(void)
+{
+	struct ntpdisc_output out;
+
+	if (use_kernel)
+		die(EXIT_USAGE, "output: only ntpdisc reports its output");
+	open_device();
+	if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
+		die(EXIT_FAILED, "output: %s", strerror(errno));
+	printf("tick length:   %.6f ns (base %.6f ns, HZ %u)\n",
+	       out.tick_length / 4294967296.0,
+	       out.tick_length_base / 4294967296.0, out.hz);
+	printf("second length: %.6f ns\n", out.second_length / 4294967296.0);
+	printf("phase term:    %.3f ns per tick\n", out.phase_adj / 4294967296.0);
+	printf("adjtime term:  %.3f ns per tick\n",
+	       out.adjtime_adj / 4294967296.0);
+	printf("next leap:     %lld\n", (long long)out.next_leap_sec);
+	printf("updates:       %llu, clock sets seen %llu\n",
+	       (unsigned long long)out.updates,
+	       (unsigned long long)out.clock_sets);
+}
+
+static void usage(void)
+{
+	fputs("usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
+	      "  status                    every field, decoded\n"
+	      "  set FIELD VALUE ...       freq PPM | tick US | constant N |\n"
+	      "                            maxerror US | esterror US | tai S |\n"
+	      "                            status +BIT,-BIT | offset N (ns\n"
+	      "                            with nano, else us) | nano | micro\n"
+	      "  adjtime US                single-shot slew (adjtime(3))\n"
+	      "  step SECONDS              step the clock (ADJ_SETOFFSET)\n"
+	      "  leap insert|delete|cancel arm or disarm a leap second\n"
+	      "  watch [COUNT]             one line per second\n"
+	      "  output                    what the discipline steers\n",
+	      stderr);
+	exit(EXIT_USAGE);
+}
+
+static int cmd_set(int argc, char **argv)
+{
+	struct timex tx = { 0 };
+	int set, clear, i;
+
+	if (argc < 1)
+		usage();
+	for (i = 0; i < argc; i++) {
+		const char *field = argv[i];
+
+		if (!strcmp(field, "nano")) {
+			tx.modes |= ADJ_NANO;
+			continue;
+		}
+		if (!strcmp(field, "micro")) {
+			tx.modes |= ADJ_MICRO;
+			continue;
+		}
+		if (i + 1 >= argc)
+			die(EXIT_USAGE, "set %s: missing value", field);
+		if (!strcmp(field, "freq")) {
+			tx.modes |= ADJ_FREQUENCY;
+			tx.freq = parse_double("freq (ppm)", argv[++i],
+					       -500, 500) * 65536.0;
+		} else if (!strcmp(field, "tick")) {
+			tx.modes |= ADJ_TICK;
+			tx.tick = parse_ll("tick (us)", argv[++i], 9000, 11000);
+		} else if (!strcmp(field, "constant")) {
+			tx.modes |= ADJ_TIMECONST;
+			tx.constant = parse_ll("constant", argv[++i], 0, 10);
+		} else if (!strcmp(field, "maxerror")) {
+			tx.modes |= ADJ_MAXERROR;
+			tx.maxerror = parse_ll("maxerror (us)", argv[++i], 0,
+					       16000000);
+		} else if (!strcmp(field, "esterror")) {
+			tx.modes |= ADJ_ESTERROR;
+			tx.esterror = parse_ll("esterror (us)", argv[++i], 0,
+					       16000000);
+		} else if (!strcmp(field, "tai")) {
+			tx.modes |= ADJ_TAI;
+			tx.constant = parse_ll("tai (s)", argv[++i], 0, 100000);
+		} else if (!strcmp(field, "offset")) {
+			tx.modes |= ADJ_OFFSET;
+			tx.offset = parse_ll("offset", argv[++i], -500000000,
+					     500000000);
+		} else if (!strcmp(field, "status")) {
+			struct timex cur;
+
+			parse_status(argv[++i], &set, &clear);
+			read_state(&cur);
+			tx.modes |= ADJ_STATUS;
+			tx.status = (cur.status | set) & ~clear;
+		} else {
+			die(EXIT_USAGE, "set: unknown field '%s'", field);
+		}
+	}
+	if ((tx.modes & ADJ_TAI) && (tx.modes & ADJ_TIMECONST))
+		die(EXIT_USAGE, "set: tai and constant share one field; set them separately");
+	return adjtimex_call(&tx);
+}
+
+static int cmd_leap(const char *what)
+{
+	struct timex tx;
+
+	read_state(&tx);
+	tx.modes = ADJ_STATUS;
+	tx.status &= ~(STA_INS | STA_DEL);
+	if (!strcmp(what, "insert"))
+		tx.status |= STA_INS;
+	else if (!strcmp(what, "delete"))
+		tx.status |= STA_DEL;
+	else if (strcmp(what, "cancel"))
+		die(EXIT_USAGE, "leap: '%s' is not insert, delete or cancel",
+		    what);
+	return adjtimex_call(&tx);
+}
+
+int main(int argc, char **argv)
+{
+	struct timex tx;
+	int i, state;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--kernel"))
+			use_kernel = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+			device = argv[++i];
+		else
+			usage();
+	}
+	if (i >= argc)
+		usage();
+	if (getenv("NTPDISC_DEVICE") && device == (const char *)NTPDISC_DEVICE_PATH)
+		device = getenv("NTPDISC_DEVICE");
+
+	argc -= i;
+	argv += i;
+	if (!strcmp(argv[0], "status") && argc == 1) {
+		state = read_state(&tx);
+	} else if (!strcmp(argv[0], "set")) {
+		state = cmd_set(argc - 1, argv + 1);
+		read_state(&tx);
+	} else if (!strcmp(argv[0], "adjtime") && argc == 2) {
+		memset(&tx, 0, sizeof(tx));
+		tx.modes = ADJ_OFFSET_SINGLESHOT;
+		tx.offset = parse_ll("adjtime (us)", argv[1], -2145000000LL,
+				     2145000000LL);
+		adjtimex_call(&tx);
+		printf("previous adjtime remainder: %ld us\n", tx.offset);
+		return 0;
+	} else if (!strcmp(argv[0], "step") && argc == 2) {
+		double secs = parse_double("step (s)", argv[1], -1e9, 1e9);
+		long long ns = (long long)(secs * 1e9);
+
+		memset(&tx, 0, sizeof(tx));
+		tx.modes = ADJ_SETOFFSET | ADJ_NANO;
+		tx.time.tv_sec = ns / 1000000000;
+		tx.time.tv_usec = ns % 1000000000;
+		if (tx.time.tv_usec < 0) {
+			tx.time.tv_usec += 1000000000;
+			tx.time.tv_sec--;
+		}
+		state = adjtimex_call(&tx);
+	} else if (!strcmp(argv[0], "leap") && argc == 2) {
+		cmd_leap(argv[1]);
+		state = read_state(&tx);
+	} else if (!strcmp(argv[0], "watch") && argc <= 2) {
+		cmd_watch(argc == 2 ? parse_ll("count", argv[1], 0, INT_MAX) :
+			  0);
+		return 0;
+	} else if (!strcmp(argv[0], "output") && argc == 1) {
+		cmd_output();
+		return 0;
+	} else {
+		usage();
+	}
+	print_status(&tx, state);
+	return 0;
+}
