@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shared helpers for the ntpdisc selftests: the three entry points, the
+ * kernel-vs-ntpdisc comparison, timing inside a second and the reset.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ntpdisc_util.h"
+
+/* glibc's struct timex must be the kernel's struct __kernel_timex. */
+_Static_assert(sizeof(struct timex) == 208, "struct timex size");
+_Static_assert(sizeof(struct ntpdisc_timex) == 208, "ntpdisc_timex size");
+_Static_assert(offsetof(struct timex, time) ==
+	       offsetof(struct ntpdisc_timex, time), "time offset");
+_Static_assert(offsetof(struct timex, tai) ==
+	       offsetof(struct ntpdisc_timex, tai), "tai offset");
+_Static_assert(offsetof(struct timex, stbcnt) ==
+	       offsetof(struct ntpdisc_timex, stbcnt), "stbcnt offset");
+
+const char *nd_kind_name(enum nd_kind kind)
+{
+	switch (kind) {
+	case ND_KERNEL:
+		return "kernel";
+	case ND_IOCTL:
+		return "ioctl";
+	case ND_CLOCKID:
+		return "clockid";
+	}
+	return "?";
+}
+
+bool nd_target_is_kernel(void)
+{
+	const char *t = getenv("NTPDISC_SELFTEST_TARGET");
+
+	return t && !strcmp(t, "kernel");
+}
+
+int nd_open_entries(enum nd_kind dut_kind, struct nd_entry *ref,
+		    struct nd_entry *dut)
+{
+	int fd;
+
+	ref->kind = ND_KERNEL;
+	ref->fd = -1;
+	dut->kind = ND_KERNEL;
+	dut->fd = -1;
+	if (nd_target_is_kernel())
+		return 0;
+
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dut->kind = dut_kind;
+	dut->fd = fd;
+	return 0;
+}
+
+void nd_close_entries(struct nd_entry *ref, struct nd_entry *dut)
+{
+	if (dut->fd >= 0)
+		close(dut->fd);
+	dut->fd = -1;
+	ref->fd = -1;
+}
+
+/* Raw syscall: glibc's clock_adjtime() could one day add its own logic. */
+static int raw_clock_adjtime(clockid_t clk, struct timex *tx)
+{
+	return syscall(SYS_clock_adjtime, clk, tx);
+}
+
+int nd_adjtimex(const struct nd_entry *e, struct timex *tx)
+{
+	switch (e->kind) {
+	case ND_KERNEL:
+		return raw_clock_adjtime(CLOCK_REALTIME, tx);
+	case ND_IOCTL:
+		return ioctl(e->fd, NTPDISC_ADJTIMEX, tx);
+	case ND_CLOCKID:
+		return raw_clock_adjtime(NTPDISC_FD_TO_CLOCKID(e->fd), tx);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+int64_t nd_now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+void nd_call(const struct nd_entry *e, const struct timex *in,
+	     struct nd_res *r)
+{
+	r->in = *in;
+	r->out = *in;
+	r->t0 = nd_now_ns(CLOCK_REALTIME);
+	errno = 0;
+	r->ret = nd_adjtimex(e, &r->out);
+	r->err = r->ret < 0 ? errno : 0;
+	r->t1 = nd_now_ns(CLOCK_REALTIME);
+}
+
+bool nd_has_output(const struct nd_entry *e)
+{
+	return e->kind != ND_KERNEL;
+}
+
+int nd_get_output(const struct nd_entry *e, struct ntpdisc_output *o)
+{
+	memset(o, 0xa5, sizeof(*o));
+	if (ioctl(e->fd, NTPDISC_GET_OUTPUT, o) < 0)
+		return -errno;
+	return 0;
+}
+
+void nd_tx_init(struct timex *tx, unsigned int modes)
+{
+	/*
+	 * The padding gets a pattern: the kernel hands the caller's padding
+	 * back untouched and so must ntpdisc.
+	 */
+	memset(tx, 0xa5, sizeof(*tx));
+	tx->modes = modes;
+	tx->offset = 0;
+	tx->freq = 0;
+	tx->maxerror = 0;
+	tx->esterror = 0;
+	tx->status = 0;
+	tx->constant = 0;
+	tx->precision = 0;
+	tx->tolerance = 0;
+	tx->time.tv_sec = 0;
+	tx->time.tv_usec = 0;
+	tx->tick = 0;
+	tx->ppsfreq = 0;
+	tx->jitter = 0;
+	tx->shift = 0;
+	tx->stabil = 0;
+	tx->jitcnt = 0;
+	tx->calcnt = 0;
+	tx->errcnt = 0;
+	tx->stbcnt = 0;
+	tx->tai = 0;
+}
+
+int64_t nd_frac_ns(int64_t t)
+{
+	int64_t f = t % ND_NSEC_PER_SEC;
+
+	return f < 0 ? f + ND_NSEC_PER_SEC : f;
+}
+
+static void sleep_abs(clockid_t clk, int64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = t / ND_NSEC_PER_SEC,
+		.tv_nsec = t % ND_NSEC_PER_SEC,
+	};
+
+	while (clock_nanosleep(clk, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+void nd_sleep_to_frac(int64_t frac_ns)
+{
+	int64_t now = nd_now_ns(CLOCK_REALTIME);
+	int64_t base = now - nd_frac_ns(now);
+
+	if (nd_frac_ns(now) >= frac_ns)
+		base += ND_NSEC_PER_SEC;
+	sleep_abs(CLOCK_REALTIME, base + frac_ns);
+}
+
+void nd_sleep_next_frac(int64_t frac_ns)
+{
+	int64_t now = nd_now_ns(CLOCK_REALTIME);
+
+	sleep_abs(CLOCK_REALTIME, now - nd_frac_ns(now) + ND_NSEC_PER_SEC +
+		  frac_ns);
+}
+
+void nd_sleep_ns(int64_t ns)
+{
+	sleep_abs(CLOCK_MONOTONIC, nd_now_ns(CLOCK_MONOTONIC) + ns);
+}
+
+bool nd_same_window(int64_t t0, int64_t t1, int64_t lo, int64_t hi)
+{
+	if (t0 - nd_frac_ns(t0) != t1 - nd_frac_ns(t1))
+		return false;
+	return nd_frac_ns(t0) >= lo && nd_frac_ns(t1) <= hi;
+}
+
+#define PAIR_LO		(100 * 1000 * 1000LL)
+#define PAIR_LATEST	(800 * 1000 * 1000LL)
+#define PAIR_HI		(900 * 1000 * 1000LL)
+
+bool nd_pair(const struct nd_entry *ref, const struct nd_entry *dut,
+	     const struct timex *in, struct nd_res *rr, struct nd_res *rd)
+{
+	int64_t f = nd_frac_ns(nd_now_ns(CLOCK_REALTIME));
+
+	/*
+	 * Both sides run their per-second update shortly after each second
+	 * boundary (the kernel at the first tick, ntpdisc from an hrtimer),
+	 * so a pair is only comparable well inside one second.
+	 */
+	if (f < PAIR_LO || f > PAIR_LATEST)
+		nd_sleep_to_frac(300 * 1000 * 1000LL);
+	nd_call(ref, in, rr);
+	nd_call(dut, in, rd);
+	return nd_same_window(rr->t0, rd->t1, PAIR_LO / 2, PAIR_HI);
+}
+
+static int set_one(const struct nd_entry *e, unsigned int modes,
+		   void (*fill)(struct timex *tx))
+{
+	struct timex tx;
+
+	nd_tx_init(&tx, modes);
+	if (fill)
+		fill(&tx);
+	if (nd_adjtimex(e, &tx) < 0)
+		return -errno;
+	return 0;
+}
+
+static void fill_pll(struct timex *tx)
+{
+	tx->status = STA_PLL;
+}
+
+static void fill_zero(struct timex *tx)
+{
+	tx->offset = 0;
+	tx->freq = 0;
+	tx->tick = 10000;
+	tx->maxerror = ND_PHASE_LIMIT;
+	tx->esterror = ND_PHASE_LIMIT;
+}
+
+static void fill_unsync_tc(struct timex *tx)
+{
+	tx->status = STA_UNSYNC;
+	tx->constant = 2;
+}
+
+int nd_reset(const struct nd_entry *e)
+{
+	int ret;
+
+	/* PLL on, so that ADJ_OFFSET 0 below zeroes the residual phase. */
+	ret = set_one(e, ADJ_STATUS, fill_pll);
+	if (!ret)
+		ret = set_one(e, ADJ_OFFSET | ADJ_FREQUENCY | ADJ_TICK |
+			      ADJ_MAXERROR | ADJ_ESTERROR, fill_zero);
+	/*
+	 * PLL 1 -> 0 forces TIME_OK, disarms any leap and wipes every
+	 * read-only bit; ADJ_NANO then lets the time constant be set to its
+	 * boot value 2 (microsecond mode would add 4).
+	 */
+	if (!ret)
+		ret = set_one(e, ADJ_STATUS | ADJ_NANO | ADJ_TIMECONST,
+			      fill_unsync_tc);
+	/* Back to microseconds; tai 0 (ADJ_TAI reads tx.constant == 0). */
+	if (!ret)
+		ret = set_one(e, ADJ_MICRO | ADJ_TAI, NULL);
+	/* Cancel any adjtime() slew. */
+	if (!ret)
+		ret = set_one(e, ADJ_OFFSET_SINGLESHOT, NULL);
+	return ret;
+}
+
+int64_t nd_shift_right(int64_t x, int s)
+{
+	return x < 0 ? -((-x) >> s) : x >> s;
+}
+
+int64_t nd_offset_readback(int64_t time_offset, bool nano)
+{
+	int64_t ns = nd_shift_right(time_offset * ND_HZ, 32);
+
+	return nano ? ns : ns / 1000;
+}
+
+int64_t nd_freq_readback(int64_t time_freq)
+{
+	/* PPM_SCALE_INV = 2^51 / PPM_SCALE + 1 */
+	const int64_t inv = (1LL << 51) / ND_PPM_SCALE + 1;
+
+	return nd_shift_right((time_freq >> 19) * inv, 32);
+}
+
+void nd_format_tx(const struct timex *tx, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "modes=0x%x offset=%ld freq=%ld maxerror=%ld esterror=%ld status=0x%x constant=%ld time={%ld,%ld} tick=%ld",
+		 tx->modes, tx->offset, tx->freq, tx->maxerror, tx->esterror,
+		 tx->status, tx->constant, tx->time.tv_sec, tx->time.tv_usec,
+		 tx->tick);
+}
+
+void nd_format_res(const struct nd_res *r, char *buf, size_t len)
+{
+	if (r->ret < 0) {
+		snprintf(buf, len, "ret=-1 errno=%d (%s)", r->err,
+			 strerror(r->err));
+		return;
+	}
+	snprintf(buf, len,
+		 "ret=%d offset=%ld freq=%ld maxerror=%ld esterror=%ld status=0x%x constant=%ld precision=%ld tolerance=%ld time={%ld,%ld} tick=%ld tai=%d",
+		 r->ret, r->out.offset, r->out.freq, r->out.maxerror,
+		 r->out.esterror, r->out.status, r->out.constant,
+		 r->out.precision, r->out.tolerance, r->out.time.tv_sec,
+		 r->out.time.tv_usec, r->out.tick, r->out.tai);
+}
+
+struct field {
+	const char *name;
+	size_t off;
+	size_t size;
+};
+
+#define FIELD(f) { #f, offsetof(struct timex, f), \
+		   sizeof(((struct timex *)0)->f) }
+
+static const struct field fields[] = {
+	FIELD(modes), FIELD(offset), FIELD(freq), FIELD(maxerror),
+	FIELD(esterror), FIELD(status), FIELD(constant), FIELD(precision),
+	FIELD(tolerance), FIELD(tick), FIELD(ppsfreq), FIELD(jitter),
+	FIELD(shift), FIELD(stabil), FIELD(jitcnt), FIELD(calcnt),
+	FIELD(errcnt), FIELD(stbcnt), FIELD(tai),
+};
+
+static int64_t field_val(const struct timex *tx, const struct field *f)
+{
+	const char *p = (const char *)tx + f->off;
+
+	if (f->size == 4)
+		return *(const int32_t *)p;
+	return *(const int64_t *)p;
+}
+
+static int64_t tx_time_ns(const struct timex *tx)
+{
+	int64_t sub = tx->time.tv_usec;
+
+	if (!(tx->status & STA_NANO))
+		sub *= 1000;
+	return (int64_t)tx->time.tv_sec * ND_NSEC_PER_SEC + sub;
+}
+
+static int64_t setoffset_ns(const struct timex *in)
+{
+	int64_t sub = in->time.tv_usec;
+
+	if (!(in->modes & ADJ_NANO))
+		sub *= 1000;
+	return (int64_t)in->time.tv_sec * ND_NSEC_PER_SEC + sub;
+}
+
+#define APPEND(...) do { \
+	size_t __u = strlen(buf); \
+	if (__u < len) \
+		snprintf(buf + __u, len - __u, __VA_ARGS__); \
+} while (0)
+
+int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
+	    char *buf, size_t len)
+{
+	struct timex exp = ref->out, got = dut->out;
+	int64_t step = 0, steps = 1, slack, d;
+	unsigned int i;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (ref->ret != dut->ret || ref->err != dut->err) {
+		APPEND(" ret/errno: kernel %d/%d ntpdisc %d/%d;", ref->ret,
+		       ref->err, dut->ret, dut->err);
+		n++;
+	}
+	if (dut->ret < 0 || ref->ret < 0) {
+		/* A failed call leaves the caller's structure as it was. */
+		if (dut->ret < 0 && memcmp(&dut->out, &dut->in, sizeof(got))) {
+			APPEND(" failed call modified the timex;");
+			n++;
+		}
+		return n;
+	}
+
+	if (ref->in.modes & ADJ_SETOFFSET)
+		step = setoffset_ns(&ref->in);
+	if (nd_target_is_kernel()) {
+		/* Same call twice on one kernel: the second sees the first. */
+		if ((ref->in.modes & ND_ADJ_ADJTIME) &&
+		    !(ref->in.modes & ND_ADJ_OFFSET_READONLY) &&
+		    !(ref->in.modes & ADJ_SETOFFSET))
+			exp.offset = ref->in.offset;
+		steps = 2;
+	}
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		int64_t a = field_val(&exp, &fields[i]);
+		int64_t b = field_val(&got, &fields[i]);
+
+		if (a != b) {
+			APPEND(" %s: kernel %lld ntpdisc %lld;", fields[i].name,
+			       (long long)a, (long long)b);
+			n++;
+		}
+	}
+
+	/*
+	 * The two sides read CLOCK_REALTIME microseconds apart: the device's
+	 * time must lie between the kernel's and the end of the device call,
+	 * give or take one unit of truncation. Successful ADJ_SETOFFSET steps
+	 * are taken out of the window (one by the kernel, and in
+	 * kernel-target mode a second one by the "device").
+	 */
+	slack = (got.status & STA_NANO) ? 1 : 1000;
+	d = tx_time_ns(&got) - tx_time_ns(&exp) - (steps - 1) * step;
+	if (d < -slack || d > dut->t1 - ref->t0 - steps * step + slack) {
+		APPEND(" time: kernel {%ld,%ld} ntpdisc {%ld,%ld} (%+lld ns, window %lld ns);",
+		       exp.time.tv_sec, exp.time.tv_usec, got.time.tv_sec,
+		       got.time.tv_usec, (long long)d,
+		       (long long)(dut->t1 - ref->t0));
+		n++;
+	}
+
+	/* Padding and reserved words: both must hand back the input's. */
+	exp.time = got.time;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		memcpy((char *)&exp + fields[i].off,
+		       (char *)&got + fields[i].off, fields[i].size);
+	exp.offset = got.offset;
+	if (memcmp(&exp, &got, sizeof(got))) {
+		APPEND(" padding/reserved bytes differ;");
+		n++;
+	}
+	return n;
+}
