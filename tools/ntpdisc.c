@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/timex.h>
@@ -23,14 +24,15 @@
 
 #include "linux/ntpdisc.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 enum { EXIT_FAILED = 1, EXIT_USAGE, EXIT_NODEV, EXIT_PERM };
 
 static const char *device = NTPDISC_DEVICE_PATH;
 static bool use_kernel, json;
 static int dev_fd = -1;
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
+static noreturn void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -91,8 +93,6 @@ static const struct { int bit; const char *name; } status_bits[] = {
 	{ STA_NANO, "NANO" }, { STA_MODE, "MODE" }, { STA_CLK, "CLK" },
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 static void status_string(int status, char *buf, size_t len)
 {
 	size_t i, used = 0;
@@ -111,19 +111,22 @@ static void print_status(const struct timex *tx, int state)
 
 	status_string(tx->status, bits, sizeof(bits));
 	if (json) {
-		printf("{\"source\":\"%s\",\"state\":%d,\"state_name\":\"%s\","
-		       "\"status\":%d,\"status_bits\":\"%s\","
-		       "\"offset\":%ld,\"offset_unit\":\"%s\",\"freq\":%ld,"
-		       "\"freq_ppm\":%.6f,\"maxerror\":%ld,\"esterror\":%ld,"
-		       "\"constant\":%ld,\"precision\":%ld,\"tolerance\":%ld,"
-		       "\"tick\":%ld,\"tai\":%d,\"time_sec\":%ld,"
-		       "\"time_frac\":%ld}\n",
-		       use_kernel ? "kernel" : "ntpdisc", state,
-		       state_names[state], tx->status, bits, tx->offset,
-		       nano ? "ns" : "us", tx->freq, tx->freq / 65536.0,
-		       tx->maxerror, tx->esterror, tx->constant,
-		       tx->precision, tx->tolerance, tx->tick, tx->tai,
-		       tx->time.tv_sec, tx->time.tv_usec);
+		printf("{\"source\":\"%s\",\"state\":%d,", use_kernel ?
+		       "kernel" : "ntpdisc", state);
+		printf("\"state_name\":\"%s\",\"status\":%d,", state_names[state],
+		       tx->status);
+		printf("\"status_bits\":\"%s\",\"offset\":%ld,", bits, tx->offset);
+		printf("\"offset_unit\":\"%s\",\"freq\":%ld,", nano ? "ns" : "us",
+		       tx->freq);
+		printf("\"freq_ppm\":%.6f,\"maxerror\":%ld,", tx->freq / 65536.0,
+		       tx->maxerror);
+		printf("\"esterror\":%ld,\"constant\":%ld,", tx->esterror,
+		       tx->constant);
+		printf("\"precision\":%ld,\"tolerance\":%ld,", tx->precision,
+		       tx->tolerance);
+		printf("\"tick\":%ld,\"tai\":%d,", tx->tick, tx->tai);
+		printf("\"time_sec\":%ld,\"time_frac\":%ld}\n", tx->time.tv_sec,
+		       tx->time.tv_usec);
 		return;
 	}
 	printf("source:    %s\n", use_kernel ? "kernel adjtimex" : device);
@@ -246,7 +249,7 @@ static void cmd_output(void)
 	       (unsigned long long)out.clock_sets);
 }
 
-static void usage(void)
+static noreturn void show_help(void)
 {
 	fputs("usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
 	      "  status                    every field, decoded\n"
@@ -269,7 +272,7 @@ static int cmd_set(int argc, char **argv)
 	int set, clear, i;
 
 	if (argc < 1)
-		usage();
+		show_help();
 	for (i = 0; i < argc; i++) {
 		const char *field = argv[i];
 
@@ -341,6 +344,22 @@ static int cmd_leap(const char *what)
 	return adjtimex_call(&tx);
 }
 
+static void cmd_step(const char *arg, struct timex *tx)
+{
+	double secs = parse_double("step (s)", arg, -1e9, 1e9);
+	long long ns = (long long)(secs * 1e9);
+
+	memset(tx, 0, sizeof(*tx));
+	tx->modes = ADJ_SETOFFSET | ADJ_NANO;
+	tx->time.tv_sec = ns / 1000000000;
+	tx->time.tv_usec = ns % 1000000000;
+	if (tx->time.tv_usec < 0) {
+		tx->time.tv_usec += 1000000000;
+		tx->time.tv_sec--;
+	}
+	adjtimex_call(tx);
+}
+
 int main(int argc, char **argv)
 {
 	struct timex tx;
@@ -354,21 +373,25 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
 			device = argv[++i];
 		else
-			usage();
+			show_help();
 	}
 	if (i >= argc)
-		usage();
+		show_help();
 	if (getenv("NTPDISC_DEVICE") && device == (const char *)NTPDISC_DEVICE_PATH)
 		device = getenv("NTPDISC_DEVICE");
 
 	argc -= i;
 	argv += i;
-	if (!strcmp(argv[0], "status") && argc == 1) {
-		state = read_state(&tx);
-	} else if (!strcmp(argv[0], "set")) {
-		state = cmd_set(argc - 1, argv + 1);
-		read_state(&tx);
-	} else if (!strcmp(argv[0], "adjtime") && argc == 2) {
+	if (!strcmp(argv[0], "watch") && argc <= 2) {
+		cmd_watch(argc == 2 ? parse_ll("count", argv[1], 0, INT_MAX) :
+			  0);
+		return 0;
+	}
+	if (!strcmp(argv[0], "output") && argc == 1) {
+		cmd_output();
+		return 0;
+	}
+	if (!strcmp(argv[0], "adjtime") && argc == 2) {
 		memset(&tx, 0, sizeof(tx));
 		tx.modes = ADJ_OFFSET_SINGLESHOT;
 		tx.offset = parse_ll("adjtime (us)", argv[1], -2145000000LL,
@@ -376,31 +399,21 @@ int main(int argc, char **argv)
 		adjtimex_call(&tx);
 		printf("previous adjtime remainder: %ld us\n", tx.offset);
 		return 0;
-	} else if (!strcmp(argv[0], "step") && argc == 2) {
-		double secs = parse_double("step (s)", argv[1], -1e9, 1e9);
-		long long ns = (long long)(secs * 1e9);
+	}
 
-		memset(&tx, 0, sizeof(tx));
-		tx.modes = ADJ_SETOFFSET | ADJ_NANO;
-		tx.time.tv_sec = ns / 1000000000;
-		tx.time.tv_usec = ns % 1000000000;
-		if (tx.time.tv_usec < 0) {
-			tx.time.tv_usec += 1000000000;
-			tx.time.tv_sec--;
-		}
-		state = adjtimex_call(&tx);
+	if (!strcmp(argv[0], "status") && argc == 1) {
+		state = read_state(&tx);
+	} else if (!strcmp(argv[0], "set")) {
+		cmd_set(argc - 1, argv + 1);
+		state = read_state(&tx);
+	} else if (!strcmp(argv[0], "step") && argc == 2) {
+		cmd_step(argv[1], &tx);
+		state = read_state(&tx);
 	} else if (!strcmp(argv[0], "leap") && argc == 2) {
 		cmd_leap(argv[1]);
 		state = read_state(&tx);
-	} else if (!strcmp(argv[0], "watch") && argc <= 2) {
-		cmd_watch(argc == 2 ? parse_ll("count", argv[1], 0, INT_MAX) :
-			  0);
-		return 0;
-	} else if (!strcmp(argv[0], "output") && argc == 1) {
-		cmd_output();
-		return 0;
 	} else {
-		usage();
+		show_help();
 	}
 	print_status(&tx, state);
 	return 0;
