@@ -168,7 +168,7 @@ TEST_F(ntpdisc, offset_readback)
 				ns *= 1000;
 			ns = ns > 500000000 ? 500000000 :
 			     ns < -500000000 ? -500000000 : ns;
-			EXPECT_EQ(exp, nd_offset_readback((ns << 32) / ND_HZ,
+			EXPECT_EQ(exp, nd_offset_readback((ns * (1LL << 32)) / ND_HZ,
 							  nano));
 			EXPECT_EQ(exp, rr.out.offset) {
 				TH_LOG("%s offset %ld", nano ? "ns" : "us",

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntpdisc selftest: adjtime() semantics (ADJ_OFFSET_SINGLESHOT and
+ * ADJ_OFFSET_SS_READ). The slew is 500 us per second, starting at the
+ * first second boundary after the call (second_overflow() in
+ * kernel/time/ntp.c); the value is in microseconds whatever STA_NANO says.
+ */
+#include <limits.h>
+#include <sys/ioctl.h>
+
+#include "ntpdisc_harness.h"
+
+/* Write an adjtime value now (middle of a second); returns the old one. */
+static long adj_set(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(ntpdisc) *self, unsigned int modes, long val)
+{
+	struct nd_res rr, rd;
+	struct timex tx;
+
+	nd_tx_init(&tx, ADJ_OFFSET_SINGLESHOT | modes);
+	tx.offset = val;
+	nd_run(_metadata, self, "adjtime", &tx, &rr, &rd, true);
+	EXPECT_LE(0, rr.ret);
+	return rr.out.offset;
+}
+
+/* Read the remaining adjtime value, now or in the middle of next second. */
+static long adj_read(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(ntpdisc) *self, bool next)
+{
+	struct nd_res rr, rd;
+	struct timex tx;
+
+	nd_tx_init(&tx, ADJ_OFFSET_SS_READ);
+	if (next)
+		nd_sleep_next_frac(ND_MS(400));
+	nd_run(_metadata, self, "adjtime read", &tx, &rr, &rd, false);
+	EXPECT_LE(0, rr.ret);
+	return rr.out.offset;
+}
+
+static void countdown(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(ntpdisc) *self, int sign)
+{
+	static const long seq[] = { 734, 234, 0, 0 };
+	unsigned int i;
+
+	nd_sleep_to_frac(ND_MS(300));
+	EXPECT_EQ(0, adj_set(_metadata, self, 0, sign * 1234));
+	EXPECT_EQ(sign * 1234, adj_read(_metadata, self, false));
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		EXPECT_EQ(sign * seq[i], adj_read(_metadata, self, true));
+}
+
+TEST_F(ntpdisc, countdown)
+{
+	countdown(_metadata, self, 1);
+}
+
+TEST_F(ntpdisc, countdown_negative)
+{
+	countdown(_metadata, self, -1);
+}
+
+/* A new value replaces the old one and returns what was left of it. */
+TEST_F(ntpdisc, replace)
+{
+	nd_sleep_to_frac(ND_MS(300));
+	EXPECT_EQ(0, adj_set(_metadata, self, 0, 1234));
+	EXPECT_EQ(734, adj_read(_metadata, self, true));
+	EXPECT_EQ(734, adj_set(_metadata, self, 0, 2000));
+	EXPECT_EQ(1500, adj_read(_metadata, self, true));
+	EXPECT_EQ(1000, adj_read(_metadata, self, true));
+	EXPECT_EQ(1000, adj_set(_metadata, self, 0, -300));
+	EXPECT_EQ(0, adj_read(_metadata, self, true));
+	EXPECT_EQ(0, adj_set(_metadata, self, 0, 0));
+}
+
+/* Microseconds even in nano mode; no range limit; big values slew 500/s. */
+TEST_F(ntpdisc, units_and_range)
+{
+	static const long big[] = { 10000000, LONG_MAX, LONG_MIN, -501 };
+	struct nd_res rr, rd;
+	struct timex tx;
+	unsigned int i;
+
+	nd_tx_init(&tx, ADJ_NANO);
+	nd_check(_metadata, self, "nano", &tx, &rr, &rd);
+	nd_sleep_to_frac(ND_MS(300));
+	EXPECT_EQ(0, adj_set(_metadata, self, 0, 500));
+	EXPECT_EQ(500, adj_read(_metadata, self, false));
+	EXPECT_EQ(0, adj_read(_metadata, self, true));
+	for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		adj_set(_metadata, self, 0, big[i]);
+		EXPECT_EQ(big[i] > 0 ? big[i] - 500 : big[i] + 500,
+			  adj_read(_metadata, self, true));
+	}
+	adj_set(_metadata, self, 0, 0);
+}
+
+/* The adjtime branch processes no other mode bit. */
+TEST_F(ntpdisc, other_modes_ignored)
+{
+	struct nd_res rr, rd;
+	struct timex tx;
+
+	nd_sleep_to_frac(ND_MS(300));
+	nd_tx_init(&tx, ADJ_OFFSET_SINGLESHOT | ADJ_FREQUENCY | ADJ_STATUS |
+		   ADJ_MAXERROR | ADJ_TIMECONST | ADJ_TAI | ADJ_NANO);
+	tx.offset = 77;
+	tx.freq = 12345;
+	tx.status = STA_PLL;
+	tx.maxerror = 3;
+	tx.constant = 7;
+	nd_run(_metadata, self, "adjtime+modes", &tx, &rr, &rd, true);
+	/* ADJ_NANO is 0x2000: with ADJ_ADJTIME it reads as READONLY. */
+	EXPECT_EQ(0, rr.out.offset);
+	EXPECT_EQ(0, rr.out.freq);
+	EXPECT_EQ(STA_UNSYNC, rr.out.status);
+	EXPECT_EQ(ND_PHASE_LIMIT, rr.out.maxerror);
+	EXPECT_EQ(2, rr.out.constant);
+	EXPECT_EQ(0, rr.out.tai);
+	EXPECT_EQ(0, adj_read(_metadata, self, false));
+
+	tx.modes &= ~ADJ_NANO;
+	nd_run(_metadata, self, "adjtime+modes", &tx, &rr, &rd, true);
+	EXPECT_EQ(0, rr.out.offset);
+	EXPECT_EQ(0, rr.out.freq);
+	EXPECT_EQ(STA_UNSYNC, rr.out.status);
+	EXPECT_EQ(77, adj_read(_metadata, self, false));
+	adj_set(_metadata, self, 0, 0);
+}
+
+/* ntp_clear (here: ADJ_SETOFFSET of 0) cancels adjtime. */
+TEST_F(ntpdisc, cleared_by_setoffset)
+{
+	struct nd_res rr, rd;
+	struct timex tx;
+
+	nd_sleep_to_frac(ND_MS(300));
+	adj_set(_metadata, self, 0, 1234);
+	nd_tx_init(&tx, ADJ_SETOFFSET);
+	nd_run(_metadata, self, "setoffset 0", &tx, &rr, &rd, false);
+	EXPECT_EQ(0, adj_read(_metadata, self, false));
+
+	/* With both: the step clears first, then adjtime is stored. */
+	adj_set(_metadata, self, 0, 1234);
+	nd_tx_init(&tx, ADJ_OFFSET_SINGLESHOT | ADJ_SETOFFSET);
+	tx.offset = 700;
+	nd_run(_metadata, self, "adjtime+setoffset", &tx, &rr, &rd, false);
+	EXPECT_EQ(0, rr.out.offset);
+	EXPECT_EQ(TIME_ERROR, rr.ret);
+	EXPECT_EQ(700, adj_read(_metadata, self, false));
+	EXPECT_EQ(200, adj_read(_metadata, self, true));
+}
+
+/* What the slew does to ntpdisc's tick length, second by second. */
+TEST_F(ntpdisc, slew_output)
+{
+	static const struct { long left; int64_t adj; } seq[] = {
+		{ 734, ND_MAX_TICKADJ_SCALED },
+		{ 234, ND_MAX_TICKADJ_SCALED },
+		{ 0, (234LL * 1000 / ND_HZ) << 32 },
+		{ 0, 0 },
+	};
+	struct ntpdisc_output o;
+	unsigned int i;
+
+	if (!nd_has_output(&self->dut))
+		SKIP(return, "NTPDISC_GET_OUTPUT needs the device");
+	nd_sleep_to_frac(ND_MS(300));
+	adj_set(_metadata, self, 0, 1234);
+	ASSERT_EQ(0, nd_get_output(&self->dut, &o));
+	EXPECT_EQ(1234, o.time_adjust);
+	EXPECT_EQ(0, o.adjtime_adj);
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		EXPECT_EQ(seq[i].left, adj_read(_metadata, self, true));
+		ASSERT_EQ(0, nd_get_output(&self->dut, &o));
+		EXPECT_EQ(seq[i].left, o.time_adjust);
+		EXPECT_EQ(seq[i].adj, o.adjtime_adj);
+		EXPECT_EQ(o.tick_length_base + o.phase_adj + o.adjtime_adj,
+			  o.tick_length);
+		EXPECT_EQ(0, o.phase_adj);
+	}
+	/* -1 us: truncated to -4 ns per tick in one second. */
+	adj_set(_metadata, self, 0, -1);
+	EXPECT_EQ(0, adj_read(_metadata, self, true));
+	ASSERT_EQ(0, nd_get_output(&self->dut, &o));
+	EXPECT_EQ(-(4LL << 32), o.adjtime_adj);
+}
+
+TEST_HARNESS_MAIN

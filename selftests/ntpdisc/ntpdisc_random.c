@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntpdisc selftest: random differential calls.
+ *
+ * Random sequences of adjtimex calls (weighted modes including invalid
+ * ones, extreme field values) go to the kernel first and then to ntpdisc
+ * within the same second; return value, errno and every field must agree.
+ * Between bursts the test waits across one to three second boundaries so
+ * that the per-second updates are compared as well.
+ *
+ *   NTPDISC_SELFTEST_SEED=<n>   seed (default below, always printed)
+ *   NTPDISC_SELFTEST_CALLS=<n>  calls per variant (default 2400)
+ *   ./ntpdisc_random -s <seed> -n <calls>   the same, as options
+ *
+ * ADJ_SETOFFSET only ever steps the guest clock by less than a second.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+
+#include "ntpdisc_harness.h"
+
+#define DEFAULT_SEED	20261125UL
+#define DEFAULT_CALLS	2400
+#define BURST		100
+#define HISTORY		8
+
+static unsigned long seed = DEFAULT_SEED;
+static long ncalls = DEFAULT_CALLS;
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: the same sequence on every libc. */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static long pick(const long *v, int n)
+{
+	return v[rnd() % n];
+}
+
+static long rnd_range(long lo, long hi)
+{
+	return lo + (long)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+#define PICK(a) pick(a, sizeof(a) / sizeof(a[0]))
+
+static long r_offset(void)
+{
+	static const long v[] = { 0, 1, -1, 999, -999, 1000, -1000, 500000,
+				  -500000, 500000000, -500000000, 1000000,
+				  -1000000, 123456789, LONG_MAX, LONG_MIN };
+
+	return rnd() % 3 ? PICK(v) : rnd_range(-2000000000L, 2000000000L);
+}
+
+static long r_freq(void)
+{
+	static const long v[] = { 0, 1, -1, 65536, 32768000, -32768000,
+				  32768001, -32768001, ND_FREQ_MAX_VALID,
+				  -ND_FREQ_MAX_VALID, ND_FREQ_MAX_VALID + 1,
+				  -ND_FREQ_MAX_VALID - 1, LONG_MAX, LONG_MIN };
+
+	return rnd() % 2 ? PICK(v) : rnd_range(-40000000L, 40000000L);
+}
+
+static long r_error(void)
+{
+	static const long v[] = { 0, 1, -1, 15999999, 16000000, 16000001,
+				  15999000, LONG_MAX, LONG_MIN };
+
+	return rnd() % 2 ? PICK(v) : rnd_range(0, 17000000);
+}
+
+static int r_status(void)
+{
+	static const int v[] = { 0, STA_PLL, STA_PLL | STA_NANO, STA_UNSYNC,
+				 STA_PLL | STA_UNSYNC, STA_PLL | STA_FREQHOLD,
+				 STA_PLL | STA_FLL, STA_INS, STA_DEL,
+				 STA_PLL | STA_INS, STA_INS | STA_DEL,
+				 STA_PPSFREQ | STA_PPSTIME, 0xff00, -1,
+				 0x10000 | STA_PLL };
+
+	return rnd() % 3 ? v[rnd() % (sizeof(v) / sizeof(v[0]))] :
+	       (int)(rnd() & 0xffff);
+}
+
+static long r_constant(void)
+{
+	static const long v[] = { -3, -1, 0, 1, 2, 3, 4, 6, 7, 10, 11, 37,
+				  100000, 100001, LONG_MAX, LONG_MIN };
+
+	return PICK(v);
+}
+
+static long r_tick(void)
+{
+	static const long v[] = { 9000, 9001, 9999, 10000, 10001, 11000,
+				  8999, 11001, 0, -1 };
+
+	return rnd() % 2 ? PICK(v) : rnd_range(8900, 11100);
+}
+
+static void r_setoffset(struct timex *tx)
+{
+	static const long bad[] = { -1, 1000000, 1000000000, -1000000000 };
+	long max = (tx->modes & ADJ_NANO) ? 1000000000 : 1000000;
+
+	/* A step of less than a second either way: the clock stays sane. */
+	tx->time.tv_sec = rnd() % 2 ? -1 : 0;
+	tx->time.tv_usec = rnd() % 5 ? rnd_range(0, max - 1) : PICK(bad);
+}
+
+static const unsigned int normal_bits[] = {
+	ADJ_OFFSET, ADJ_FREQUENCY, ADJ_MAXERROR, ADJ_ESTERROR, ADJ_STATUS,
+	ADJ_TIMECONST, ADJ_TAI, ADJ_NANO, ADJ_MICRO, ADJ_TICK,
+};
+
+static unsigned int r_modes(void)
+{
+	unsigned int w = rnd() % 100, m = 0, i;
+
+	if (w < 10)
+		return 0;
+	if (w < 15)
+		return ADJ_OFFSET_SS_READ;
+	if (w < 24)
+		return ADJ_OFFSET_SINGLESHOT;
+	if (w < 28)		/* adjtime with other bits (ignored) */
+		return ADJ_OFFSET_SINGLESHOT | (rnd() & 0x60ff);
+	if (w < 31)
+		return rnd() % 2 ? 0x8000 : 0xa000;
+	if (w < 35)		/* any bits, but only small steps */
+		return (unsigned int)rnd();
+	if (w < 38)
+		return ADJ_SETOFFSET | (rnd() % 2 ? ADJ_NANO : 0) |
+		       (rnd() % 2 ? ADJ_STATUS : 0);
+	if (w < 41)
+		return 0x0040 | 0x0200 | 0x0400 | 0x0800;
+	for (i = 0; i < sizeof(normal_bits) / sizeof(normal_bits[0]); i++)
+		if (rnd() % 4 == 0)
+			m |= normal_bits[i];
+	return m;
+}
+
+static void r_call(struct timex *tx)
+{
+	nd_tx_init(tx, r_modes());
+	tx->offset = r_offset();
+	tx->freq = r_freq();
+	tx->maxerror = r_error();
+	tx->esterror = r_error();
+	tx->status = r_status();
+	tx->constant = r_constant();
+	tx->tick = r_tick();
+	/* Rarely let the overflow guard see a huge freq with adjtime. */
+	if (tx->modes & 0x8000 && rnd() % 4)
+		tx->freq = rnd_range(-1000, 1000);
+	if (tx->modes & ADJ_SETOFFSET)
+		r_setoffset(tx);
+}
+
+static void dump_history(struct __test_metadata *_metadata,
+			 const struct timex *hist, long idx)
+{
+	char buf[256];
+	long i;
+
+	TH_LOG("reproducer: NTPDISC_SELFTEST_SEED=%lu NTPDISC_SELFTEST_CALLS=%ld, call #%ld; the calls before it:",
+	       seed, ncalls, idx);
+	for (i = idx - HISTORY + 1 < 0 ? 0 : idx - HISTORY + 1; i <= idx;
+	     i++) {
+		nd_format_tx(&hist[i % HISTORY], buf, sizeof(buf));
+		TH_LOG("  #%ld %s", i, buf);
+	}
+}
+
+static int check_output(const struct nd_entry *e)
+{
+	struct ntpdisc_output o;
+
+	if (!nd_has_output(e))
+		return 0;
+	if (nd_get_output(e, &o))
+		return 1;
+	return o.tick_length != o.tick_length_base + o.phase_adj +
+				o.adjtime_adj ||
+	       o.tick_length_base != o.second_length / ND_HZ;
+}
+
+TEST_F_TIMEOUT(ntpdisc, random, 600)
+{
+	long i, compared = 0, errors = 0, skipped = 0, mism = 0, outbad = 0;
+	struct timex hist[HISTORY], tx;
+	struct nd_res rr, rd;
+	char why[1024];
+	int64_t t0 = nd_now_ns(CLOCK_MONOTONIC);
+	int k;
+
+	rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+	TH_LOG("seed %lu, %ld calls", seed, ncalls);
+	for (i = 0; i < ncalls; i++) {
+		if (i && i % BURST == 0) {
+			/* Let one to three per-second updates happen. */
+			for (k = rnd() % 3; k >= 0; k--)
+				nd_sleep_next_frac(ND_MS(150));
+			nd_tx_init(&tx, 0);
+			hist[i % HISTORY] = tx;
+		} else {
+			r_call(&tx);
+			hist[i % HISTORY] = tx;
+		}
+		if (!nd_pair(&self->ref, &self->dut, &tx, &rr, &rd)) {
+			skipped++;
+			continue;
+		}
+		compared++;
+		if (rr.ret < 0)
+			errors++;
+		if (nd_diff(&rr, &rd, why, sizeof(why))) {
+			mism++;
+			if (mism <= 5) {
+				nd_log_mismatch(_metadata, "random", &rr, &rd,
+						why);
+				dump_history(_metadata, hist, i);
+			}
+			/* Start again from a common state. */
+			nd_reset_both(_metadata, self);
+		}
+		if (check_output(&self->dut) && outbad++ < 3)
+			TH_LOG("call #%ld: ntpdisc output inconsistent", i);
+	}
+	TH_LOG("compared %ld calls (%ld failing with an error), %ld skipped for timing, %ld mismatches, %.1f s",
+	       compared, errors, skipped, mism,
+	       (nd_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+	EXPECT_EQ(0, mism);
+	EXPECT_EQ(0, outbad);
+	/* A few pairs may be cut by a stalled guest, not more. */
+	EXPECT_GE(ncalls / 50, skipped);
+}
+
+/* What TEST_HARNESS_MAIN would add; this file has its own main(). */
+static void __attribute__((constructor)) __constructor_order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+int main(int argc, char **argv)
+{
+	const char *e;
+	int opt;
+
+	e = getenv("NTPDISC_SELFTEST_SEED");
+	if (e)
+		seed = strtoul(e, NULL, 0);
+	e = getenv("NTPDISC_SELFTEST_CALLS");
+	if (e)
+		ncalls = strtol(e, NULL, 0);
+	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+		switch (opt) {
+		case 's':
+			seed = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			ncalls = strtol(optarg, NULL, 0);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-s seed] [-n calls]\n",
+				argv[0]);
+			return KSFT_FAIL;
+		}
+	}
+	printf("# ntpdisc_random: seed %lu, %ld calls per variant\n", seed,
+	       ncalls);
+	return test_harness_run(argc, argv);
+}

@@ -1,0 +1,136 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the ntpdisc selftests inside the test guest (busybox sh, root).
+# Called from the payload directory that holds the test binaries; the
+# module is $NTPDISC_KO, or ntpdisc.ko here or one directory up.
+#
+# Loads ntpdisc.ko steer=none, runs every test binary in a fixed order
+# (nested TAP, as the kselftest runner prints it), then removes the module
+# while a process holds the device open: that process's calls must fail
+# with ENODEV and the kernel must not oops. Exits non-zero if anything
+# failed.
+#
+# NTPDISC_SELFTEST_TARGET=kernel runs the tests with the kernel in place of
+# ntpdisc (checks the tests themselves); it is passed on to the binaries.
+# Only the guest's clock is changed: never run this on a real machine.
+
+cd "$(dirname "$0")" || exit 1
+
+tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
+ntpdisc_leap ntpdisc_random"
+ntests=$(($(echo $tests | wc -w) + 1))
+
+ko=${NTPDISC_KO:-}
+for k in ./ntpdisc.ko ../ntpdisc.ko; do
+	[ -n "$ko" ] || [ ! -f "$k" ] || ko=$k
+done
+
+tainted() {
+	# D (died: oops) and W (warning) are what a test can cause.
+	echo $(($(cat /proc/sys/kernel/tainted) & (128 | 512)))
+}
+
+echo "TAP version 13"
+echo "1..$ntests"
+echo "# target: ${NTPDISC_SELFTEST_TARGET:-ntpdisc}," \
+	"clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+
+taint0=$(tainted)
+loaded=
+if [ -n "$ko" ]; then
+	if ! insmod "$ko" steer=none; then
+		echo "Bail out! insmod $ko steer=none failed"
+		exit 1
+	fi
+	loaded=1
+	# devtmpfs creates the node; give it a moment.
+	i=0
+	while [ ! -c /dev/ntpdisc ] && [ $i -lt 20 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+fi
+if [ ! -c /dev/ntpdisc ] && [ "$NTPDISC_SELFTEST_TARGET" != kernel ]; then
+	echo "Bail out! /dev/ntpdisc missing (module: ${ko:-none})"
+	exit 1
+fi
+
+n=0
+fail=0
+fresh=1
+for t in $tests; do
+	n=$((n + 1))
+	echo "# selftests: ntpdisc: $t"
+	rm -f /tmp/ntpdisc.rc
+	start=$(cut -d' ' -f1 /proc/uptime)
+	# Nobody has touched the NTP state before the first binary.
+	{
+		NTPDISC_SELFTEST_FRESH=$fresh KSFT_TAP_LEVEL=1 ./$t 2>&1 ||
+			echo $? >/tmp/ntpdisc.rc
+	} | sed 's/^/# /'
+	fresh=
+	rc=0
+	[ ! -f /tmp/ntpdisc.rc ] || rc=$(cat /tmp/ntpdisc.rc)
+	end=$(cut -d' ' -f1 /proc/uptime)
+	echo "# $t: exit $rc, $start..$end s uptime"
+	if [ "$rc" = 0 ]; then
+		echo "ok $n selftests: ntpdisc: $t"
+	elif [ "$rc" = 4 ]; then
+		echo "ok $n selftests: ntpdisc: $t # SKIP"
+	else
+		echo "not ok $n selftests: ntpdisc: $t # exit=$rc"
+		fail=$((fail + 1))
+	fi
+done
+
+# Remove the module under an open descriptor.
+n=$((n + 1))
+t=rmmod_while_open
+echo "# selftests: ntpdisc: $t"
+if [ -z "$loaded" ]; then
+	echo "ok $n selftests: ntpdisc: $t # SKIP no module"
+else
+	bad=
+	rm -f /tmp/ntpdisc.ready /tmp/ntpdisc.go
+	./ntpdisc_hold /tmp/ntpdisc.ready /tmp/ntpdisc.go &
+	pid=$!
+	i=0
+	while [ ! -f /tmp/ntpdisc.ready ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -f /tmp/ntpdisc.ready ] || bad="$bad holder-not-ready"
+	if rmmod ntpdisc; then
+		loaded=
+	else
+		bad="$bad rmmod-while-open-failed"
+	fi
+	[ ! -e /dev/ntpdisc ] || [ -n "$loaded" ] || bad="$bad node-left"
+	touch /tmp/ntpdisc.go
+	wait $pid || bad="$bad holder-calls"
+	[ -z "$loaded" ] || rmmod ntpdisc || bad="$bad rmmod"
+	# And it loads and unloads again.
+	if insmod "$ko" steer=none; then
+		[ -c /dev/ntpdisc ] || sleep 1
+		[ -c /dev/ntpdisc ] || bad="$bad no-node-on-reload"
+		rmmod ntpdisc || bad="$bad rmmod-after-reload"
+	else
+		bad="$bad reload"
+	fi
+	[ "$(tainted)" = "$taint0" ] || bad="$bad kernel-tainted-D/W"
+	if [ -z "$bad" ]; then
+		echo "ok $n selftests: ntpdisc: $t"
+	else
+		echo "# $t:$bad"
+		echo "not ok $n selftests: ntpdisc: $t"
+		fail=$((fail + 1))
+	fi
+fi
+
+[ "$(tainted)" = "$taint0" ] || {
+	echo "# kernel taint changed: $taint0 -> $(tainted) (oops or warning)"
+	fail=$((fail + 1))
+}
+echo "# ntpdisc selftests: $((ntests - fail)) of $ntests binaries passed"
+[ "$fail" -eq 0 ]
