@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ntpdisc: out-of-tree module, host unit tests, kselftests and the QEMU
+# test bed they run in.  Module tests only ever run in a throwaway guest.
+#
+#   make [all|module]  build ntpdisc.ko against the guest kernel's headers
+#   make unit          host unit tests of the discipline unit
+#   make selftests     static kselftest binaries for the guest
+#   make lint          checkpatch --strict, and a W=1 build under sparse
+#   make check         setup, lint, unit, module, selftests, guest run;
+#                      ends in one "N passed, N failed" line
+#   make tools         the ntpdisc CLI (static)
+#   make demo          boot a guest and run a short live session with it
+#   make guest P=DIR   boot a guest on payload DIR (see scripts/guest-run.sh)
+#   make setup         install what the test bed needs (root)
+#   make clean
+#
+# KVER=<release> picks the guest kernel, KDIR its build tree;
+# GUEST_TIMEOUT (seconds) bounds each guest run.
+
+ifeq ($(origin KVER),undefined)
+KVER := $(shell scripts/guest-kver.sh 2>/dev/null)
+endif
+KDIR ?= /lib/modules/$(KVER)/build
+GUEST_TIMEOUT ?= 600
+
+CACHE := $(CURDIR)/.cache
+KSRC := $(CACHE)/linux-source-6.1
+KSFT_INC := $(KSRC)/tools/testing/selftests
+CHECKPATCH := $(KSRC)/scripts/checkpatch.pl
+OUT := $(CURDIR)/output
+
+LINT_FILES := $(wildcard module/*.c module/*.h) uapi/linux/ntpdisc.h
+
+all: module
+
+module: kdir
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+kdir:
+	@test -n "$(KVER)" -a -d "$(KDIR)" || \
+		{ echo "no kernel build tree '$(KDIR)': run 'make setup'" >&2; exit 1; }
+
+unit:
+	$(MAKE) -C module/tests run
+
+selftests:
+	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC)
+
+# checkpatch as for a submission, then a fresh W=1 build with sparse in a
+# scratch copy (C=1 only checks what recompiles, and W=1 objects must not
+# mix with the normal ones).  Any warning fails; make -k lint runs both.
+# checkpatch runs in build/ because it leaves a CamelCase cache in its cwd.
+lint: lint-checkpatch lint-sparse
+
+lint-checkpatch:
+	@test -x $(CHECKPATCH) || { echo "no checkpatch: run 'make setup'" >&2; exit 1; }
+	@mkdir -p build
+	cd build && $(CHECKPATCH) --strict --no-tree --quiet --show-types \
+		-f $(addprefix $(CURDIR)/,$(LINT_FILES))
+
+lint-sparse: kdir
+	rm -rf build/lint
+	mkdir -p build/lint
+	cp -r Kbuild module uapi build/lint/
+	find build/lint \( -name '*.o' -o -name '.*.cmd' \) -delete
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/lint C=1 CHECK=sparse W=1 modules \
+		2>&1 | tee build/lint/build.log
+	@! grep -Ei 'warning|error' build/lint/build.log
+
+check:
+	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) scripts/check.sh
+
+# Payload for the selftests: module, static test binaries, guest runner.
+payload: module selftests
+	rm -rf $(OUT)/payload
+	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC) \
+		DESTDIR=$(OUT)/payload/tests install
+	cp ntpdisc.ko $(OUT)/payload/
+	cp scripts/payload-run.sh $(OUT)/payload/run.sh
+
+guest:
+	@test -n "$(P)" || { echo "usage: make guest P=PAYLOAD_DIR" >&2; exit 2; }
+	scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) $(P)
+
+tools:
+	$(MAKE) -C tools OUT=$(CURDIR)/build/tools
+
+# The guest half of the demo is scripts/demo-guest.sh, with the CLI on PATH.
+demo: module tools
+	rm -rf $(OUT)/demo
+	mkdir -p $(OUT)/demo
+	cp ntpdisc.ko build/tools/ntpdisc $(OUT)/demo/
+	cp scripts/demo-guest.sh $(OUT)/demo/run.sh
+	scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) --log $(OUT)/demo.log $(OUT)/demo
+
+setup:
+	scripts/testbed-setup.sh
+
+clean:
+	-test -z "$(KVER)" -o ! -d "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C module/tests clean
+	-$(MAKE) -C selftests/ntpdisc clean
+	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
+	rm -rf build $(OUT)
+
+.PHONY: all module kdir unit selftests tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
