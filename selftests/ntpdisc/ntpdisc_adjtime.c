@@ -12,7 +12,7 @@
 
 /* Write an adjtime value now (middle of a second); returns the old one. */
 static long adj_set(struct __test_metadata *_metadata,
-		    FIXTURE_DATA(ntpdisc) *self, unsigned int modes, long val)
+		    struct _test_data_ntpdisc *self, unsigned int modes, long val)
 {
 	struct nd_res rr, rd;
 	struct timex tx;
@@ -26,7 +26,7 @@ static long adj_set(struct __test_metadata *_metadata,
 
 /* Read the remaining adjtime value, now or in the middle of next second. */
 static long adj_read(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(ntpdisc) *self, bool next)
+		     struct _test_data_ntpdisc *self, bool next)
 {
 	struct nd_res rr, rd;
 	struct timex tx;
@@ -40,7 +40,7 @@ static long adj_read(struct __test_metadata *_metadata,
 }
 
 static void countdown(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(ntpdisc) *self, int sign)
+		      struct _test_data_ntpdisc *self, int sign)
 {
 	static const long seq[] = { 734, 234, 0, 0 };
 	unsigned int i;
@@ -48,7 +48,7 @@ static void countdown(struct __test_metadata *_metadata,
 	nd_sleep_to_frac(ND_MS(300));
 	EXPECT_EQ(0, adj_set(_metadata, self, 0, sign * 1234));
 	EXPECT_EQ(sign * 1234, adj_read(_metadata, self, false));
-	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(seq); i++)
 		EXPECT_EQ(sign * seq[i], adj_read(_metadata, self, true));
 }
 
@@ -90,7 +90,7 @@ TEST_F(ntpdisc, units_and_range)
 	EXPECT_EQ(0, adj_set(_metadata, self, 0, 500));
 	EXPECT_EQ(500, adj_read(_metadata, self, false));
 	EXPECT_EQ(0, adj_read(_metadata, self, true));
-	for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(big); i++) {
 		adj_set(_metadata, self, 0, big[i]);
 		EXPECT_EQ(big[i] > 0 ? big[i] - 500 : big[i] + 500,
 			  adj_read(_metadata, self, true));
@@ -157,7 +157,7 @@ TEST_F(ntpdisc, cleared_by_setoffset)
 /* What the slew does to ntpdisc's tick length, second by second. */
 TEST_F(ntpdisc, slew_output)
 {
-	static const struct { long left; int64_t adj; } seq[] = {
+	static const struct { long left; __s64 adj; } seq[] = {
 		{ 734, ND_MAX_TICKADJ_SCALED },
 		{ 234, ND_MAX_TICKADJ_SCALED },
 		{ 0, (234LL * 1000 / ND_HZ) << 32 },
@@ -173,7 +173,7 @@ TEST_F(ntpdisc, slew_output)
 	ASSERT_EQ(0, nd_get_output(&self->dut, &o));
 	EXPECT_EQ(1234, o.time_adjust);
 	EXPECT_EQ(0, o.adjtime_adj);
-	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(seq); i++) {
 		EXPECT_EQ(seq[i].left, adj_read(_metadata, self, true));
 		ASSERT_EQ(0, nd_get_output(&self->dut, &o));
 		EXPECT_EQ(seq[i].left, o.time_adjust);

@@ -108,7 +108,7 @@ static void vec_tx(const struct vec *v, struct timex *tx)
 
 /* Returns the number of failures; logs each one. */
 static int run_matrix(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(ntpdisc) *self, bool root)
+		      struct _test_data_ntpdisc *self, bool root)
 {
 	struct nd_res rr, rd;
 	char why[1024];
@@ -116,7 +116,7 @@ static int run_matrix(struct __test_metadata *_metadata,
 	unsigned int i;
 	int bad = 0, n, exp;
 
-	for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(vecs); i++) {
 		exp = root ? vecs[i].root : vecs[i].user;
 		vec_tx(&vecs[i], &tx);
 		if (!nd_pair(&self->ref, &self->dut, &tx, &rr, &rd))
@@ -151,7 +151,7 @@ static int run_matrix(struct __test_metadata *_metadata,
 
 /* Run @fn in a child without CAP_SYS_TIME; returns its failure count. */
 static int as_user(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(ntpdisc) *self,
+		   struct _test_data_ntpdisc *self,
 		   int (*fn)(struct __test_metadata *,
 			     FIXTURE_DATA(ntpdisc) *))
 {
@@ -178,7 +178,7 @@ static int as_user(struct __test_metadata *_metadata,
 }
 
 static int user_matrix(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(ntpdisc) *self)
+		       struct _test_data_ntpdisc *self)
 {
 	return run_matrix(_metadata, self, false);
 }
@@ -221,7 +221,8 @@ static int rdonly_checks(struct __test_metadata *_metadata, bool root)
 		TH_LOG("open O_RDONLY: %s", strerror(errno));
 		return 1;
 	}
-	io.fd = clk.fd = fd;
+	io.fd = fd;
+	clk.fd = fd;
 	bad += expect_call(_metadata, &clk, 0, 0, "rdonly");
 	/* The POSIX clock layer refuses before ntpdisc sees the call. */
 	bad += expect_call(_metadata, &clk, ADJ_OFFSET_SS_READ, EACCES,
@@ -251,7 +252,7 @@ static int rdonly_checks(struct __test_metadata *_metadata, bool root)
 }
 
 static int user_rdonly(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(ntpdisc) *self)
+		       struct _test_data_ntpdisc *self)
 {
 	return rdonly_checks(_metadata, false);
 }

@@ -15,7 +15,7 @@
 #define SHIFT_PLL	2
 
 static void run_ok(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(ntpdisc) *self, const char *what,
+		   struct _test_data_ntpdisc *self, const char *what,
 		   const struct timex *tx, struct nd_res *rr, bool once)
 {
 	struct nd_res rd;
@@ -27,8 +27,9 @@ static void run_ok(struct __test_metadata *_metadata,
 }
 
 /* PLL on, given units and time constant, synchronised (maxerror 0). */
-static int64_t pll_on(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(ntpdisc) *self, bool nano, long tc, int extra)
+static __s64 pll_on(struct __test_metadata *_metadata,
+		    struct _test_data_ntpdisc *self, bool nano, long tc,
+		    int extra)
 {
 	struct nd_res rr;
 	struct timex tx;
@@ -42,8 +43,8 @@ static int64_t pll_on(struct __test_metadata *_metadata,
 }
 
 static void check_output(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(ntpdisc) *self, int64_t time_offset,
-			 int64_t delta, int64_t time_freq)
+			 struct _test_data_ntpdisc *self, __s64 time_offset,
+			 __s64 delta, __s64 time_freq)
 {
 	struct ntpdisc_output o;
 
@@ -60,12 +61,12 @@ static void check_output(struct __test_metadata *_metadata,
 }
 
 static void phase_slew(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(ntpdisc) *self, bool nano, long tc,
+		       struct _test_data_ntpdisc *self, bool nano, long tc,
 		       long offset, const long *table, int seconds)
 {
 	long itc = nano ? tc : tc + 4;
 	struct nd_res rr, rd;
-	int64_t off, delta, ns;
+	__s64 off, delta, ns;
 	struct timex tx;
 	int i;
 
@@ -109,21 +110,21 @@ TEST_F(ntpdisc, phase_slew_usec)
 }
 
 /* The PLL term: offset * secs / 2^(8 + 2 tc), secs clamped to 2^(3 + tc). */
-static int64_t pll_term(int64_t ns, int64_t secs, long tc)
+static __s64 pll_term(__s64 ns, __s64 secs, long tc)
 {
 	if (secs > 1 << (SHIFT_PLL + 1 + tc))
 		secs = 1 << (SHIFT_PLL + 1 + tc);
 	return (ns * secs) << (32 - 2 * (SHIFT_PLL + 2 + tc));
 }
 
-static int64_t fll_term(int64_t ns, int64_t secs, bool fll)
+static __s64 fll_term(__s64 ns, __s64 secs, bool fll)
 {
 	if (secs < 256 || (!fll && secs <= 2048))
 		return 0;
 	return (ns << 30) / secs;
 }
 
-static int64_t clamp_freq(int64_t f)
+static __s64 clamp_freq(__s64 f)
 {
 	return f > ND_MAXFREQ_SCALED ? ND_MAXFREQ_SCALED :
 	       f < -ND_MAXFREQ_SCALED ? -ND_MAXFREQ_SCALED : f;
@@ -133,7 +134,7 @@ TEST_F_TIMEOUT(ntpdisc, pll_frequency, 60)
 {
 	struct nd_res rr;
 	struct timex tx;
-	int64_t s0, secs, f = 0;
+	__s64 s0, secs, f = 0;
 
 	nd_sleep_to_frac(ND_MS(300));
 	s0 = pll_on(_metadata, self, true, 0, 0);
@@ -184,10 +185,10 @@ TEST_F_TIMEOUT(ntpdisc, pll_frequency, 60)
  * and a clock step does not touch it (ntp_clear() leaves it), so stepping
  * the guest clock forward makes those seconds pass at once.
  */
-static void step_clock(struct __test_metadata *_metadata, int64_t ns)
+static void step_clock(struct __test_metadata *_metadata, __s64 ns)
 {
 	struct timespec ts;
-	int64_t t = nd_now_ns(CLOCK_REALTIME) + ns;
+	__s64 t = nd_now_ns(CLOCK_REALTIME) + ns;
 
 	ts.tv_sec = t / ND_NSEC_PER_SEC;
 	ts.tv_nsec = t % ND_NSEC_PER_SEC;
@@ -195,13 +196,13 @@ static void step_clock(struct __test_metadata *_metadata, int64_t ns)
 }
 
 static void fll_case(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(ntpdisc) *self, int extra, int64_t step,
+		     struct _test_data_ntpdisc *self, int extra, __s64 step,
 		     long exp_freq)
 {
 	struct ntpdisc_output o1, o2;
 	struct nd_res rr;
 	struct timex tx;
-	int64_t s0, secs, f;
+	__s64 s0, secs, f;
 
 	nd_sleep_to_frac(ND_MS(300));
 	s0 = pll_on(_metadata, self, true, 0, extra);
@@ -287,7 +288,7 @@ TEST_F_TIMEOUT(ntpdisc, differential_seconds, 60)
 {
 	struct nd_res rr, rd;
 	struct timex tx;
-	int64_t off;
+	__s64 off;
 	long itc = 1;
 	int i;
 

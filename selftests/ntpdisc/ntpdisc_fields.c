@@ -17,7 +17,7 @@
 
 #define PLL_NANO	(ADJ_STATUS | ADJ_NANO)
 
-static void set(struct __test_metadata *_metadata, FIXTURE_DATA(ntpdisc) *self,
+static void set(struct __test_metadata *_metadata, struct _test_data_ntpdisc *self,
 		const char *what, const struct timex *tx, struct nd_res *rr)
 {
 	struct nd_res rd;
@@ -30,7 +30,7 @@ static void set(struct __test_metadata *_metadata, FIXTURE_DATA(ntpdisc) *self,
 
 /* Set the status with maxerror 0, so that STA_UNSYNC stays as written. */
 static int set_status(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(ntpdisc) *self, unsigned int modes, int status)
+		      struct _test_data_ntpdisc *self, unsigned int modes, int status)
 {
 	struct nd_res rr;
 	struct timex tx;
@@ -49,7 +49,7 @@ static int check_boot(struct __test_metadata *_metadata,
 {
 	struct nd_res r;
 	struct timex tx;
-	int64_t t;
+	__s64 t;
 
 	nd_tx_init(&tx, 0);
 	nd_call(e, &tx, &r);
@@ -73,7 +73,7 @@ static int check_boot(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, r.out.calcnt);
 	EXPECT_EQ(0, r.out.errcnt);
 	EXPECT_EQ(0, r.out.stbcnt);
-	t = (int64_t)r.out.time.tv_sec * ND_NSEC_PER_SEC +
+	t = (__s64)r.out.time.tv_sec * ND_NSEC_PER_SEC +
 	    r.out.time.tv_usec * 1000;
 	EXPECT_LE(r.t0 - r.t0 % 1000, t);
 	EXPECT_GE(r.t1, t);
@@ -91,7 +91,7 @@ TEST(boot_state)
 {
 	struct nd_entry e = { .kind = ND_KERNEL, .fd = -1 };
 	struct ntpdisc_output o;
-	int64_t now;
+	__s64 now;
 	int fd, i;
 
 	if (!getenv("NTPDISC_SELFTEST_FRESH"))
@@ -153,9 +153,9 @@ TEST_F(ntpdisc, offset_readback)
 	for (nano = 1; nano >= 0; nano--) {
 		set_status(_metadata, self, nano ? ADJ_NANO : ADJ_MICRO,
 			   STA_PLL);
-		for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(v); i++) {
 			long exp = nano ? v[i].nano : v[i].usec;
-			int64_t ns = v[i].in;
+			__s64 ns = v[i].in;
 
 			nd_tx_init(&tx, ADJ_OFFSET);
 			tx.offset = v[i].in;
@@ -209,7 +209,7 @@ TEST_F(ntpdisc, freq_roundtrip)
 	unsigned int i, seed = 1;
 	long f;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_FREQUENCY);
 		tx.freq = v[i].in;
 		set(_metadata, self, "freq", &tx, &rr);
@@ -239,7 +239,7 @@ TEST_F(ntpdisc, error_clamps)
 	struct timex tx;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_MAXERROR | ADJ_ESTERROR);
 		tx.maxerror = v[i].in;
 		tx.esterror = v[i].in;
@@ -273,7 +273,7 @@ TEST_F(ntpdisc, time_constant)
 	struct timex tx;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_TIMECONST | ADJ_MICRO);
 		tx.constant = v[i].in;
 		set(_metadata, self, "constant us", &tx, &rr);
@@ -302,7 +302,7 @@ TEST_F(ntpdisc, tai)
 	struct timex tx;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_TAI);
 		tx.constant = v[i].in;
 		set(_metadata, self, "tai", &tx, &rr);
@@ -337,8 +337,8 @@ TEST_F(ntpdisc, status_bits)
 		  TIME_OK },
 		/* Bits above the 16 defined ones are stored as they are. */
 		{ 0, STA_PLL | 0x10000, STA_PLL | STA_NANO | 0x10000, TIME_OK },
-		{ 0, STA_PLL | (int)0x80000000,
-		  STA_PLL | STA_NANO | (int)0x80000000, TIME_OK },
+		{ 0, STA_PLL | INT_MIN,
+		  STA_PLL | STA_NANO | INT_MIN, TIME_OK },
 		{ ADJ_NANO, STA_PLL | STA_INS | STA_DEL,
 		  STA_PLL | STA_INS | STA_DEL | STA_NANO, TIME_OK },
 		{ ADJ_NANO, -1, (-1 & ~0xff00) | STA_NANO, TIME_ERROR },
@@ -353,7 +353,7 @@ TEST_F(ntpdisc, status_bits)
 	struct timex tx;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_STATUS | ADJ_MAXERROR | v[i].modes);
 		tx.status = v[i].in;
 		set(_metadata, self, "status", &tx, &rr);
@@ -429,7 +429,7 @@ TEST_F(ntpdisc, tick_precision_tolerance)
 	struct timex tx;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ticks); i++) {
 		nd_tx_init(&tx, ADJ_TICK);
 		tx.tick = ticks[i];
 		/* Written values that the kernel ignores must stay ignored. */
@@ -543,7 +543,7 @@ TEST_F(ntpdisc, clock_gettime)
 {
 	clockid_t clk = CLOCK_REALTIME;
 	struct timespec ts;
-	int64_t t0, t, t1;
+	__s64 t0, t, t1;
 	int i;
 
 	if (self->dut.kind != ND_KERNEL)
@@ -552,7 +552,7 @@ TEST_F(ntpdisc, clock_gettime)
 		t0 = nd_now_ns(CLOCK_REALTIME);
 		ASSERT_EQ(0, clock_gettime(clk, &ts));
 		t1 = nd_now_ns(CLOCK_REALTIME);
-		t = (int64_t)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
+		t = (__s64)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
 		ASSERT_LE(t0, t);
 		ASSERT_GE(t1, t);
 	}
@@ -569,12 +569,12 @@ TEST_F(ntpdisc, output_frequency)
 	struct nd_res rr;
 	struct timex tx;
 	unsigned int i;
-	int64_t f;
-	uint64_t sl;
+	__s64 f;
+	__u64 sl;
 
 	if (!nd_has_output(&self->dut))
 		SKIP(return, "NTPDISC_GET_OUTPUT needs the device");
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		nd_tx_init(&tx, ADJ_TICK | ADJ_FREQUENCY);
 		tx.tick = v[i].tick;
 		tx.freq = v[i].freq;
@@ -583,7 +583,7 @@ TEST_F(ntpdisc, output_frequency)
 		f = v[i].freq * ND_PPM_SCALE;
 		f = f > ND_MAXFREQ_SCALED ? ND_MAXFREQ_SCALED :
 		    f < -ND_MAXFREQ_SCALED ? -ND_MAXFREQ_SCALED : f;
-		sl = ((uint64_t)v[i].tick * 1000 * 100 << 32) + f;
+		sl = ((__u64)v[i].tick * 1000 * 100 << 32) + f;
 		EXPECT_EQ(f, o.time_freq);
 		EXPECT_EQ(sl, o.second_length);
 		EXPECT_EQ(sl / ND_HZ, o.tick_length_base);

@@ -37,7 +37,7 @@ FIXTURE_VARIANT_ADD(ntpdisc, clockid) {
 };
 
 static inline void nd_reset_both(struct __test_metadata *_metadata,
-				 FIXTURE_DATA(ntpdisc) *self)
+				 struct _test_data_ntpdisc *self)
 {
 	ASSERT_EQ(0, nd_reset(&self->ref));
 	if (self->dut.kind != ND_KERNEL)
@@ -79,7 +79,7 @@ static inline void nd_log_mismatch(struct __test_metadata *_metadata,
  * second is run again.
  */
 static inline int nd_check(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(ntpdisc) *self, const char *what,
+			   struct _test_data_ntpdisc *self, const char *what,
 			   const struct timex *in, struct nd_res *rr,
 			   struct nd_res *rd)
 {
@@ -107,7 +107,7 @@ static inline int nd_check(struct __test_metadata *_metadata,
  * result is then the kernel's and there is nothing to compare.
  */
 static inline int nd_run(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(ntpdisc) *self, const char *what,
+			 struct _test_data_ntpdisc *self, const char *what,
 			 const struct timex *in, struct nd_res *rr,
 			 struct nd_res *rd, bool once)
 {
@@ -136,7 +136,7 @@ static inline int nd_run(struct __test_metadata *_metadata,
 
 /* Read both sides (modes 0) in the middle of the next second. */
 static inline int nd_read_next(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(ntpdisc) *self, const char *what,
+			       struct _test_data_ntpdisc *self, const char *what,
 			       struct nd_res *rr, struct nd_res *rd)
 {
 	struct timex tx;
@@ -146,6 +146,6 @@ static inline int nd_read_next(struct __test_metadata *_metadata,
 	return nd_run(_metadata, self, what, &tx, rr, rd, false);
 }
 
-#define ND_MS(x)	((int64_t)(x) * 1000 * 1000)
+#define ND_MS(x)	((__s64)(x) * 1000 * 1000)
 
 #endif /* NTPDISC_HARNESS_H */

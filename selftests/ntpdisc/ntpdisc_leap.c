@@ -27,7 +27,7 @@ struct step {
 	int sec;	/* SAMPLE: expected time.tv_sec - M */
 	int tai;	/* SAMPLE: expected tai - tai at start */
 	int status;	/* STATUS: status to write (maxerror 0) */
-	int64_t leap;	/* SAMPLE: ntpdisc next_leap_sec - M, or -1 */
+	__s64 leap;	/* SAMPLE: ntpdisc next_leap_sec - M, or -1 */
 };
 
 #define S(_v, _ret, _sec, _tai, _leap) \
@@ -41,29 +41,29 @@ struct step {
 
 struct hsample {
 	int ret;
-	int64_t sec;
-	int64_t usec;
+	__s64 sec;
+	__s64 usec;
 	int tai;
 };
 
 #define HAMMER_MAX	20000
 #define HAMMER_MS	60
 
-static int64_t M;	/* the midnight, seconds */
-static int64_t off;	/* REALTIME - MONOTONIC at the first pass, ns */
+static __s64 M;	/* the midnight, seconds */
+static __s64 off;	/* REALTIME - MONOTONIC at the first pass, ns */
 static int tai0;
 
-static int64_t mono_of(int v_ms)
+static __s64 mono_of(int v_ms)
 {
-	return M * ND_NSEC_PER_SEC + (int64_t)v_ms * 1000 * 1000 - off;
+	return M * ND_NSEC_PER_SEC + (__s64)v_ms * 1000 * 1000 - off;
 }
 
-static void sleep_mono(int64_t t)
+static void sleep_mono(__s64 t)
 {
 	nd_sleep_ns(t - nd_now_ns(CLOCK_MONOTONIC));
 }
 
-static void set_realtime(struct __test_metadata *_metadata, int64_t t)
+static void set_realtime(struct __test_metadata *_metadata, __s64 t)
 {
 	struct timespec ts = {
 		.tv_sec = t / ND_NSEC_PER_SEC,
@@ -74,7 +74,7 @@ static void set_realtime(struct __test_metadata *_metadata, int64_t t)
 }
 
 static void write_status(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(ntpdisc) *self, int status)
+			 struct _test_data_ntpdisc *self, int status)
 {
 	struct nd_res rr, rd;
 	struct timex tx;
@@ -87,7 +87,7 @@ static void write_status(struct __test_metadata *_metadata,
 }
 
 static void sample(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(ntpdisc) *self, const struct step *s)
+		   struct _test_data_ntpdisc *self, const struct step *s)
 {
 	struct ntpdisc_output o;
 	struct nd_res rr, rd;
@@ -106,7 +106,7 @@ static void sample(struct __test_metadata *_metadata,
 	}
 	EXPECT_EQ(tai0 + s->tai, rr.out.tai);
 	if (nd_diff(&rr, &rd, why, sizeof(why))) {
-		nd_log_mismatch(_metadata, "leap sample", &rr, &rd, why);
+		nd_log_mismatch(_metadata, "leap", &rr, &rd, why);
 		TH_LOG("at M%+d ms", s->v);
 		_metadata->passed = 0;
 	}
@@ -126,7 +126,7 @@ static void sample(struct __test_metadata *_metadata,
 static int hammer_run(const struct nd_entry *ref, const struct nd_entry *dut,
 		      int v_ms, struct hsample *hr, struct hsample *hd)
 {
-	int64_t end = mono_of(v_ms + HAMMER_MS);
+	__s64 end = mono_of(v_ms + HAMMER_MS);
 	struct hsample *h;
 	struct timex tx;
 	int n = 0, k;
@@ -155,7 +155,7 @@ static int check_hammer(struct __test_metadata *_metadata, const char *who,
 			const struct step *s, int before, int bsec, int btai,
 			int asec, int atai, const struct hsample *h, int n)
 {
-	int64_t last = 0, t;
+	__s64 last = 0, t;
 	int i, seen_after = 0, seen_before = 0, races = 0, bad = 0;
 
 	for (i = 0; i < n; i++) {
@@ -173,13 +173,13 @@ static int check_hammer(struct __test_metadata *_metadata, const char *who,
 		    h[i].sec == M && h[i].usec < 20000 && !races &&
 		    i + 1 < n && h[i + 1].ret == TIME_OOP) {
 			races++;
-			TH_LOG("%s: tolerated the documented read/step race at sample %d",
+			TH_LOG("%s: tolerated the read/step race at %d",
 			       who, i);
 			continue;
 		}
 		if (!(is_before && !seen_after) && !is_after) {
 			if (bad++ < 5)
-				TH_LOG("%s: M%+d ms hammer sample %d/%d: ret %d time {%lld,%lld} tai %d",
+				TH_LOG("%s: M%+d ms hammer %d/%d: %d {%lld,%lld} tai%+d",
 				       who, s->v, i, n, h[i].ret,
 				       (long long)(h[i].sec - M),
 				       (long long)h[i].usec, h[i].tai - tai0);
@@ -193,7 +193,7 @@ static int check_hammer(struct __test_metadata *_metadata, const char *who,
 		last = t;
 	}
 	if (!seen_before || !seen_after) {
-		TH_LOG("%s: hammer at M%+d ms: %d samples, before seen %d, after seen %d",
+		TH_LOG("%s: hammer M%+d ms: %d samples, before %d after %d",
 		       who, s->v, n, seen_before, seen_after);
 		bad++;
 	}
@@ -203,7 +203,7 @@ static int check_hammer(struct __test_metadata *_metadata, const char *who,
 static struct hsample hr[HAMMER_MAX], hd[HAMMER_MAX];
 
 static void hammer(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(ntpdisc) *self, const struct step *s,
+		   struct _test_data_ntpdisc *self, const struct step *s,
 		   const struct step *prev)
 {
 	int bsec = prev->sec + (s->v - prev->v) / 1000;
@@ -222,10 +222,10 @@ static void hammer(struct __test_metadata *_metadata,
 }
 
 static void run_script(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(ntpdisc) *self, int start_ms,
+		       struct _test_data_ntpdisc *self, int start_ms,
 		       const struct step *script)
 {
-	int64_t rt0, m0, now;
+	__s64 rt0, m0, now;
 	const struct step *s, *prev = NULL;
 	struct timex tx;
 
@@ -234,11 +234,12 @@ static void run_script(struct __test_metadata *_metadata,
 	M = (rt0 / ND_NSEC_PER_SEC / 86400 + 1) * 86400;
 	/* Put REALTIME at M + start_ms, 200 ms into that second. */
 	set_realtime(_metadata, M * ND_NSEC_PER_SEC +
-		     (int64_t)start_ms * 1000 * 1000);
+		     (__s64)start_ms * 1000 * 1000);
 	now = nd_now_ns(CLOCK_MONOTONIC);
 	off = nd_now_ns(CLOCK_REALTIME) - now;
 	/* settimeofday did ntp_clear; now the leap-a-day style clear. */
 	nd_reset_both(_metadata, self);
+	write_status(_metadata, self, 0);
 	nd_tx_init(&tx, 0);
 	ASSERT_LE(0, nd_adjtimex(&self->ref, &tx));
 	tai0 = tx.tai;

@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,14 +19,14 @@
 #include "ntpdisc_util.h"
 
 /* glibc's struct timex must be the kernel's struct __kernel_timex. */
-_Static_assert(sizeof(struct timex) == 208, "struct timex size");
-_Static_assert(sizeof(struct ntpdisc_timex) == 208, "ntpdisc_timex size");
-_Static_assert(offsetof(struct timex, time) ==
-	       offsetof(struct ntpdisc_timex, time), "time offset");
-_Static_assert(offsetof(struct timex, tai) ==
-	       offsetof(struct ntpdisc_timex, tai), "tai offset");
-_Static_assert(offsetof(struct timex, stbcnt) ==
-	       offsetof(struct ntpdisc_timex, stbcnt), "stbcnt offset");
+static_assert(sizeof(struct timex) == 208, "struct timex size");
+static_assert(sizeof(struct ntpdisc_timex) == 208, "ntpdisc_timex size");
+static_assert(offsetof(struct timex, time) ==
+	      offsetof(struct ntpdisc_timex, time), "time offset");
+static_assert(offsetof(struct timex, tai) ==
+	      offsetof(struct ntpdisc_timex, tai), "tai offset");
+static_assert(offsetof(struct timex, stbcnt) ==
+	      offsetof(struct ntpdisc_timex, stbcnt), "stbcnt offset");
 
 const char *nd_kind_name(enum nd_kind kind)
 {
@@ -95,12 +96,12 @@ int nd_adjtimex(const struct nd_entry *e, struct timex *tx)
 	return -1;
 }
 
-int64_t nd_now_ns(clockid_t clk)
+__s64 nd_now_ns(clockid_t clk)
 {
 	struct timespec ts;
 
 	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
+	return (__s64)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
 }
 
 void nd_call(const struct nd_entry *e, const struct timex *in,
@@ -158,14 +159,14 @@ void nd_tx_init(struct timex *tx, unsigned int modes)
 	tx->tai = 0;
 }
 
-int64_t nd_frac_ns(int64_t t)
+__s64 nd_frac_ns(__s64 t)
 {
-	int64_t f = t % ND_NSEC_PER_SEC;
+	__s64 f = t % ND_NSEC_PER_SEC;
 
 	return f < 0 ? f + ND_NSEC_PER_SEC : f;
 }
 
-static void sleep_abs(clockid_t clk, int64_t t)
+static void sleep_abs(clockid_t clk, __s64 t)
 {
 	struct timespec ts = {
 		.tv_sec = t / ND_NSEC_PER_SEC,
@@ -176,30 +177,30 @@ static void sleep_abs(clockid_t clk, int64_t t)
 		;
 }
 
-void nd_sleep_to_frac(int64_t frac_ns)
+void nd_sleep_to_frac(__s64 frac_ns)
 {
-	int64_t now = nd_now_ns(CLOCK_REALTIME);
-	int64_t base = now - nd_frac_ns(now);
+	__s64 now = nd_now_ns(CLOCK_REALTIME);
+	__s64 base = now - nd_frac_ns(now);
 
 	if (nd_frac_ns(now) >= frac_ns)
 		base += ND_NSEC_PER_SEC;
 	sleep_abs(CLOCK_REALTIME, base + frac_ns);
 }
 
-void nd_sleep_next_frac(int64_t frac_ns)
+void nd_sleep_next_frac(__s64 frac_ns)
 {
-	int64_t now = nd_now_ns(CLOCK_REALTIME);
+	__s64 now = nd_now_ns(CLOCK_REALTIME);
 
 	sleep_abs(CLOCK_REALTIME, now - nd_frac_ns(now) + ND_NSEC_PER_SEC +
 		  frac_ns);
 }
 
-void nd_sleep_ns(int64_t ns)
+void nd_sleep_ns(__s64 ns)
 {
 	sleep_abs(CLOCK_MONOTONIC, nd_now_ns(CLOCK_MONOTONIC) + ns);
 }
 
-bool nd_same_window(int64_t t0, int64_t t1, int64_t lo, int64_t hi)
+bool nd_same_window(__s64 t0, __s64 t1, __s64 lo, __s64 hi)
 {
 	if (t0 - nd_frac_ns(t0) != t1 - nd_frac_ns(t1))
 		return false;
@@ -213,7 +214,7 @@ bool nd_same_window(int64_t t0, int64_t t1, int64_t lo, int64_t hi)
 bool nd_pair(const struct nd_entry *ref, const struct nd_entry *dut,
 	     const struct timex *in, struct nd_res *rr, struct nd_res *rd)
 {
-	int64_t f = nd_frac_ns(nd_now_ns(CLOCK_REALTIME));
+	__s64 f = nd_frac_ns(nd_now_ns(CLOCK_REALTIME));
 
 	/*
 	 * Both sides run their per-second update shortly after each second
@@ -286,92 +287,24 @@ int nd_reset(const struct nd_entry *e)
 	return ret;
 }
 
-int64_t nd_shift_right(int64_t x, int s)
+__s64 nd_shift_right(__s64 x, int s)
 {
 	return x < 0 ? -((-x) >> s) : x >> s;
 }
 
-int64_t nd_offset_readback(int64_t time_offset, bool nano)
+__s64 nd_offset_readback(__s64 time_offset, bool nano)
 {
-	int64_t ns = nd_shift_right(time_offset * ND_HZ, 32);
+	__s64 ns = nd_shift_right(time_offset * ND_HZ, 32);
 
 	return nano ? ns : ns / 1000;
 }
 
-int64_t nd_freq_readback(int64_t time_freq)
+__s64 nd_freq_readback(__s64 time_freq)
 {
 	/* PPM_SCALE_INV = 2^51 / PPM_SCALE + 1 */
-	const int64_t inv = (1LL << 51) / ND_PPM_SCALE + 1;
+	const __s64 inv = (1LL << 51) / ND_PPM_SCALE + 1;
 
 	return nd_shift_right((time_freq >> 19) * inv, 32);
-}
-
-void nd_format_tx(const struct timex *tx, char *buf, size_t len)
-{
-	snprintf(buf, len,
-		 "modes=0x%x offset=%ld freq=%ld maxerror=%ld esterror=%ld status=0x%x constant=%ld time={%ld,%ld} tick=%ld",
-		 tx->modes, tx->offset, tx->freq, tx->maxerror, tx->esterror,
-		 tx->status, tx->constant, tx->time.tv_sec, tx->time.tv_usec,
-		 tx->tick);
-}
-
-void nd_format_res(const struct nd_res *r, char *buf, size_t len)
-{
-	if (r->ret < 0) {
-		snprintf(buf, len, "ret=-1 errno=%d (%s)", r->err,
-			 strerror(r->err));
-		return;
-	}
-	snprintf(buf, len,
-		 "ret=%d offset=%ld freq=%ld maxerror=%ld esterror=%ld status=0x%x constant=%ld precision=%ld tolerance=%ld time={%ld,%ld} tick=%ld tai=%d",
-		 r->ret, r->out.offset, r->out.freq, r->out.maxerror,
-		 r->out.esterror, r->out.status, r->out.constant,
-		 r->out.precision, r->out.tolerance, r->out.time.tv_sec,
-		 r->out.time.tv_usec, r->out.tick, r->out.tai);
-}
-
-struct field {
-	const char *name;
-	size_t off;
-	size_t size;
-};
-
-#define FIELD(f) { #f, offsetof(struct timex, f), \
-		   sizeof(((struct timex *)0)->f) }
-
-static const struct field fields[] = {
-	FIELD(modes), FIELD(offset), FIELD(freq), FIELD(maxerror),
-	FIELD(esterror), FIELD(status), FIELD(constant), FIELD(precision),
-	FIELD(tolerance), FIELD(tick), FIELD(ppsfreq), FIELD(jitter),
-	FIELD(shift), FIELD(stabil), FIELD(jitcnt), FIELD(calcnt),
-	FIELD(errcnt), FIELD(stbcnt), FIELD(tai),
-};
-
-static int64_t field_val(const struct timex *tx, const struct field *f)
-{
-	const char *p = (const char *)tx + f->off;
-
-	if (f->size == 4)
-		return *(const int32_t *)p;
-	return *(const int64_t *)p;
-}
-
-static int64_t tx_time_ns(const struct timex *tx)
-{
-	int64_t sub = tx->time.tv_usec;
-
-	if (!(tx->status & STA_NANO))
-		sub *= 1000;
-	return (int64_t)tx->time.tv_sec * ND_NSEC_PER_SEC + sub;
-}
-
-static int64_t setoffset_ns(const struct timex *in)
-{
-	int64_t sub = in->time.tv_usec;
-
-	if (!(in->modes & ADJ_NANO))
-		sub *= 1000;
-	return (int64_t)in->time.tv_sec * ND_NSEC_PER_SEC + sub;
 }
 
 #define APPEND(...) do { \
@@ -380,11 +313,99 @@ static int64_t setoffset_ns(const struct timex *in)
 		snprintf(buf + __u, len - __u, __VA_ARGS__); \
 } while (0)
 
+void nd_format_tx(const struct timex *tx, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	APPEND("modes=0x%x offset=%ld freq=%ld", tx->modes, tx->offset,
+	       tx->freq);
+	APPEND(" maxerror=%ld esterror=%ld", tx->maxerror, tx->esterror);
+	APPEND(" status=0x%x constant=%ld", tx->status, tx->constant);
+	APPEND(" time={%ld,%ld} tick=%ld", tx->time.tv_sec, tx->time.tv_usec,
+	       tx->tick);
+}
+
+void nd_format_res(const struct nd_res *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (r->ret < 0) {
+		APPEND("ret=-1 errno=%d (%s)", r->err, strerror(r->err));
+		return;
+	}
+	APPEND("ret=%d offset=%ld freq=%ld", r->ret, r->out.offset,
+	       r->out.freq);
+	APPEND(" maxerror=%ld esterror=%ld", r->out.maxerror,
+	       r->out.esterror);
+	APPEND(" status=0x%x constant=%ld", r->out.status, r->out.constant);
+	APPEND(" precision=%ld tolerance=%ld", r->out.precision,
+	       r->out.tolerance);
+	APPEND(" time={%ld,%ld} tick=%ld tai=%d", r->out.time.tv_sec,
+	       r->out.time.tv_usec, r->out.tick, r->out.tai);
+}
+
+struct field {
+	const char *name;
+	size_t off;
+	size_t size;
+};
+
+static const struct field fields[] = {
+	{ "modes", offsetof(struct timex, modes), 4 },
+	{ "offset", offsetof(struct timex, offset), 8 },
+	{ "freq", offsetof(struct timex, freq), 8 },
+	{ "maxerror", offsetof(struct timex, maxerror), 8 },
+	{ "esterror", offsetof(struct timex, esterror), 8 },
+	{ "status", offsetof(struct timex, status), 4 },
+	{ "constant", offsetof(struct timex, constant), 8 },
+	{ "precision", offsetof(struct timex, precision), 8 },
+	{ "tolerance", offsetof(struct timex, tolerance), 8 },
+	{ "tick", offsetof(struct timex, tick), 8 },
+	{ "ppsfreq", offsetof(struct timex, ppsfreq), 8 },
+	{ "jitter", offsetof(struct timex, jitter), 8 },
+	{ "shift", offsetof(struct timex, shift), 4 },
+	{ "stabil", offsetof(struct timex, stabil), 8 },
+	{ "jitcnt", offsetof(struct timex, jitcnt), 8 },
+	{ "calcnt", offsetof(struct timex, calcnt), 8 },
+	{ "errcnt", offsetof(struct timex, errcnt), 8 },
+	{ "stbcnt", offsetof(struct timex, stbcnt), 8 },
+	{ "tai", offsetof(struct timex, tai), 4 },
+};
+
+static __s64 field_val(const struct timex *tx, const struct field *f)
+{
+	__s32 v32;
+	__s64 v64;
+
+	if (f->size == 4) {
+		memcpy(&v32, (const char *)tx + f->off, 4);
+		return v32;
+	}
+	memcpy(&v64, (const char *)tx + f->off, 8);
+	return v64;
+}
+
+static __s64 tx_time_ns(const struct timex *tx)
+{
+	__s64 sub = tx->time.tv_usec;
+
+	if (!(tx->status & STA_NANO))
+		sub *= 1000;
+	return (__s64)tx->time.tv_sec * ND_NSEC_PER_SEC + sub;
+}
+
+static __s64 setoffset_ns(const struct timex *in)
+{
+	__s64 sub = in->time.tv_usec;
+
+	if (!(in->modes & ADJ_NANO))
+		sub *= 1000;
+	return (__s64)in->time.tv_sec * ND_NSEC_PER_SEC + sub;
+}
+
 int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 	    char *buf, size_t len)
 {
 	struct timex exp = ref->out, got = dut->out;
-	int64_t step = 0, steps = 1, slack, d;
+	__s64 step = 0, steps = 1, slack, d;
 	unsigned int i;
 	int n = 0;
 
@@ -414,9 +435,9 @@ int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 		steps = 2;
 	}
 
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		int64_t a = field_val(&exp, &fields[i]);
-		int64_t b = field_val(&got, &fields[i]);
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		__s64 a = field_val(&exp, &fields[i]);
+		__s64 b = field_val(&got, &fields[i]);
 
 		if (a != b) {
 			APPEND(" %s: kernel %lld ntpdisc %lld;", fields[i].name,
@@ -444,7 +465,7 @@ int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 
 	/* Padding and reserved words: both must hand back the input's. */
 	exp.time = got.time;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(fields); i++)
 		memcpy((char *)&exp + fields[i].off,
 		       (char *)&got + fields[i].off, fields[i].size);
 	exp.offset = got.offset;

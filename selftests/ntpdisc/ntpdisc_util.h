@@ -15,11 +15,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/timex.h>
 #include <time.h>
 
+#include <linux/types.h>
+
 #include "linux/ntpdisc.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* Values of the Debian 6.1 amd64 guest kernel (HZ=250, USER_HZ=100). */
 #define ND_HZ			250
@@ -55,8 +60,8 @@ struct nd_res {
 	struct timex out;
 	int ret;
 	int err;
-	int64_t t0;	/* CLOCK_REALTIME ns just before the call */
-	int64_t t1;	/* CLOCK_REALTIME ns just after the call */
+	__s64 t0;	/* CLOCK_REALTIME ns just before the call */
+	__s64 t1;	/* CLOCK_REALTIME ns just after the call */
 };
 
 const char *nd_kind_name(enum nd_kind kind);
@@ -92,15 +97,15 @@ void nd_format_tx(const struct timex *tx, char *buf, size_t len);
 void nd_format_res(const struct nd_res *r, char *buf, size_t len);
 
 /* Time helpers; all CLOCK_REALTIME unless stated. */
-int64_t nd_now_ns(clockid_t clk);
-int64_t nd_frac_ns(int64_t t);
+__s64 nd_now_ns(clockid_t clk);
+__s64 nd_frac_ns(__s64 t);
 /* Sleep to @frac_ns into the current second if still ahead, else the next. */
-void nd_sleep_to_frac(int64_t frac_ns);
+void nd_sleep_to_frac(__s64 frac_ns);
 /* Sleep to @frac_ns into the next second. */
-void nd_sleep_next_frac(int64_t frac_ns);
-void nd_sleep_ns(int64_t ns);
+void nd_sleep_next_frac(__s64 frac_ns);
+void nd_sleep_ns(__s64 ns);
 /* True when @t0 and @t1 lie in one second and inside [lo, hi] of it. */
-bool nd_same_window(int64_t t0, int64_t t1, int64_t lo, int64_t hi);
+bool nd_same_window(__s64 t0, __s64 t1, __s64 lo, __s64 hi);
 
 /*
  * Run @in on the kernel, then on the device, inside one second and away
@@ -122,8 +127,8 @@ bool nd_pair(const struct nd_entry *ref, const struct nd_entry *dut,
 int nd_reset(const struct nd_entry *e);
 
 /* The kernel's arithmetic, for model checks (kernel/time/ntp.c, HZ=250). */
-int64_t nd_shift_right(int64_t x, int s);
-int64_t nd_offset_readback(int64_t time_offset, bool nano);
-int64_t nd_freq_readback(int64_t time_freq);
+__s64 nd_shift_right(__s64 x, int s);
+__s64 nd_offset_readback(__s64 time_offset, bool nano);
+__s64 nd_freq_readback(__s64 time_freq);
 
 #endif /* NTPDISC_UTIL_H */
