@@ -194,6 +194,7 @@ static int check_output(const struct nd_entry *e)
 TEST_F_TIMEOUT(ntpdisc, random, 600)
 {
 	long i, compared = 0, errors = 0, skipped = 0, mism = 0, outbad = 0;
+	long once = 0;
 	struct timex hist[HISTORY], tx;
 	struct nd_res rr, rd;
 	char why[1024];
@@ -212,6 +213,18 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 		} else {
 			r_call(&tx);
 			hist[i % HISTORY] = tx;
+		}
+		/*
+		 * Kernel-target mode runs each call twice on one kernel. That
+		 * is the same as once except for ADJ_OFFSET with the PLL on,
+		 * whose frequency step depends on the time since the last
+		 * one: such calls go to the kernel once and are not compared.
+		 */
+		if (nd_target_is_kernel() && (tx.modes & ADJ_OFFSET) &&
+		    !(tx.modes & ND_ADJ_ADJTIME)) {
+			nd_call(&self->ref, &tx, &rr);
+			once++;
+			continue;
 		}
 		if (!nd_pair(&self->ref, &self->dut, &tx, &rr, &rd)) {
 			skipped++;
@@ -233,8 +246,8 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 		if (check_output(&self->dut) && outbad++ < 3)
 			TH_LOG("call #%ld: ntpdisc output inconsistent", i);
 	}
-	TH_LOG("compared %ld calls (%ld errors), %ld skipped, %ld mismatches, %.1f s",
-	       compared, errors, skipped, mism,
+	TH_LOG("compared %ld calls (%ld errors), %ld skipped, %ld once, %ld mismatches, %.1f s",
+	       compared, errors, skipped, once, mism,
 	       (nd_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 	EXPECT_EQ(0, mism);
 	EXPECT_EQ(0, outbad);

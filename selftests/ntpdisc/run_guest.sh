@@ -103,13 +103,16 @@ else
 	[ -f /tmp/ntpdisc.ready ] || bad="$bad holder-not-ready"
 	if rmmod ntpdisc; then
 		loaded=
+		[ ! -e /dev/ntpdisc ] || bad="$bad node-left"
+		touch /tmp/ntpdisc.go
+		wait $pid || bad="$bad holder-calls-not-ENODEV"
 	else
-		bad="$bad rmmod-while-open-failed"
+		# A module pinned by the open descriptor (cdev owner).
+		bad="$bad rmmod-refused-while-open"
+		kill $pid
+		wait $pid
+		rmmod ntpdisc || bad="$bad rmmod-after-close"
 	fi
-	[ ! -e /dev/ntpdisc ] || [ -n "$loaded" ] || bad="$bad node-left"
-	touch /tmp/ntpdisc.go
-	wait $pid || bad="$bad holder-calls"
-	[ -z "$loaded" ] || rmmod ntpdisc || bad="$bad rmmod"
 	# And it loads and unloads again.
 	if insmod "$ko" steer=none; then
 		[ -c /dev/ntpdisc ] || sleep 1
