@@ -10,11 +10,12 @@
 # bad exit).  A stream with fewer results than its plan, or results and
 # no plan, adds a failure: something did not run to the end.
 #
-# Prints problems as "tap: ..." lines, then "TAPCOUNT pass fail skip".
+# Prints problems as "tap: ..." lines, then "TAPCOUNT pass fail skip
+# missing", where missing (part of fail) is the planned results not seen.
 
 BEGIN {
 	maxd = 0
-	pass = fail = skip = 0
+	pass = fail = skip = nmissing = 0
 }
 
 function close_stream(d,    missing) {
@@ -28,6 +29,7 @@ function close_stream(d,    missing) {
 		missing = plan[d] - nres[d]
 		printf "tap: %d of %d planned results missing\n", missing, plan[d]
 		fail += missing - 1
+		nmissing += missing
 		fail_at(d)
 	} else if (plan[d] < 0 && nres[d] == 0) {
 		print "tap: stream with neither plan nor results"
@@ -102,5 +104,5 @@ line ~ /^(not )?ok [0-9]+/ {
 END {
 	for (k = maxd; k >= 0; k--)
 		close_stream(k)
-	printf "TAPCOUNT %d %d %d\n", pass, fail, skip
+	printf "TAPCOUNT %d %d %d %d\n", pass, fail, skip, nmissing
 }
