@@ -57,7 +57,8 @@ base=$top/.cache/initramfs/base-$kver.cpio.gz
 busybox=$(command -v busybox || echo /bin/busybox)
 if [ ! -f "$base" ] || [ "$0" -nt "$base" ] || [ "$busybox" -nt "$base" ]; then
 	echo "guest-run: building $base"
-	root=$top/.cache/initramfs/root
+	# Per-process names: two runs may rebuild at once.
+	root=$base.$$.root
 	rm -rf "$root"
 	mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" \
 		"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/run" \
@@ -115,16 +116,18 @@ EOF
 	chmod 755 "$root/init"
 	mkdir -p "$(dirname "$base")"
 	(cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) |
-		gzip -1 >"$base.tmp"
+		gzip -1 >"$base.$$"
 	# The kernel only looks for an uncompressed cpio (the payload) at a
 	# 4-byte aligned offset; zero padding between archives is skipped.
-	pad=$(( (4 - $(stat -c %s "$base.tmp") % 4) % 4 ))
-	head -c "$pad" /dev/zero >>"$base.tmp"
-	mv "$base.tmp" "$base"
+	pad=$(( (4 - $(stat -c %s "$base.$$") % 4) % 4 ))
+	head -c "$pad" /dev/zero >>"$base.$$"
+	mv "$base.$$" "$base"
+	rm -rf "$root"
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 mkdir "$tmp/stage"
 cp -a "$payload" "$tmp/stage/payload"
 (cd "$tmp/stage" && find . | cpio -o -H newc -R 0:0 --quiet) >"$tmp/payload.cpio"
