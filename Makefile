@@ -22,7 +22,7 @@ ifeq ($(origin KVER),undefined)
 KVER := $(shell scripts/guest-kver.sh 2>/dev/null)
 endif
 KDIR ?= /lib/modules/$(KVER)/build
-GUEST_TIMEOUT ?= 600
+GUEST_TIMEOUT ?= 900
 
 CACHE := $(CURDIR)/.cache
 KSRC := $(CACHE)/linux-source-6.1

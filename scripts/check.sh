@@ -66,7 +66,7 @@ fi
 step build "$MAKE" --no-print-directory payload
 [ "$step_rc" -eq 0 ] || { failed "module/selftests build"; finish; }
 
-step guest scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-600}" \
+step guest scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-900}" \
 	--log "$out/guest-console.log" "$out/payload"
 # Results only from the payload's part of the console, not the dmesg dump.
 sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
