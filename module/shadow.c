@@ -18,11 +18,14 @@
 #include "ntpdisc.h"
 
 /*
- * The kernel reaches its second_overflow() at the first tick after the
- * boundary; firing a little after it keeps rounding of the boundary
- * computation from landing the update just before it.
+ * The kernel runs its second_overflow() when the timekeeper accumulates a
+ * new second, at the first tick after the boundary. The shadow follows
+ * that accumulated second, so that it changes state when the kernel's own
+ * discipline does: the timer aims just past the boundary and, while the
+ * timekeeper has not caught up yet, looks again a little later.
  */
 #define SHADOW_TICK_SLACK_NS	1000
+#define SHADOW_RETRY_NS		(NSEC_PER_SEC / HZ / 4)
 
 /**
  * struct shadow - the shadow discipline and what it knows of the clock
@@ -31,7 +34,7 @@
  * @tai: its TAI - UTC offset (the kernel keeps this in the timekeeper)
  * @offs_real: CLOCK_REALTIME - CLOCK_MONOTONIC when last looked at; a
  *	change means someone set the clock
- * @last_second: the CLOCK_REALTIME second the discipline was last
+ * @last_second: the timekeeper's second the discipline was last
  *	advanced to
  * @updates: seconds advanced since load
  * @clock_sets: clock sets seen since load
@@ -54,18 +57,30 @@ static struct shadow shadow = {
 	.lock = __RAW_SPIN_LOCK_UNLOCKED(shadow.lock),
 };
 
-/* One coherent reading of both clocks. */
+/*
+ * One coherent reading of the clocks: CLOCK_MONOTONIC, CLOCK_REALTIME and
+ * the timekeeper's accumulated second (what __ktime_get_real_seconds()
+ * gives the kernel's NTP code), all on one side of any clock step.
+ */
 struct shadow_now {
 	ktime_t mono;
 	ktime_t real;
 	struct timespec64 ts;
+	time64_t xtime_sec;
 };
 
 static void shadow_read_clock(struct shadow_now *now)
 {
-	now->mono = ktime_get();
-	now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
+	struct timespec64 coarse;
+
+	do {
+		now->mono = ktime_get();
+		now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
+		ktime_get_coarse_real_ts64(&coarse);
+	} while (ktime_compare(ktime_mono_to_any(0, TK_OFFS_REAL),
+			       ktime_sub(now->real, now->mono)));
 	now->ts = ktime_to_timespec64(now->real);
+	now->xtime_sec = coarse.tv_sec;
 }
 
 /* Leaps applied in this call, reported once the lock is dropped. */
@@ -132,14 +147,14 @@ static void shadow_sync(const struct shadow_now *now,
 
 	if (step_ns) {
 		shadow.offs_real = offs_real;
-		if (!shadow_kernel_leap(step_ns, now->ts.tv_sec, leaps)) {
+		if (!shadow_kernel_leap(step_ns, now->xtime_sec, leaps)) {
 			/* Seconds skipped by a set are never accounted. */
 			discipline_clear(&shadow.disc);
-			shadow.last_second = now->ts.tv_sec;
+			shadow.last_second = now->xtime_sec;
 			shadow.clock_sets++;
 		}
 	}
-	shadow_advance_to(now->ts.tv_sec, leaps);
+	shadow_advance_to(now->xtime_sec, leaps);
 }
 
 static void shadow_report(const struct shadow_leaps *leaps)
@@ -155,7 +170,7 @@ static enum hrtimer_restart shadow_tick(struct hrtimer *timer)
 	struct shadow_leaps leaps = {};
 	struct shadow_now now;
 	unsigned long flags;
-	u64 into_second;
+	u64 wait_ns;
 
 	raw_spin_lock_irqsave(&shadow.lock, flags);
 	shadow_read_clock(&now);
@@ -163,10 +178,11 @@ static enum hrtimer_restart shadow_tick(struct hrtimer *timer)
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
 
-	into_second = now.ts.tv_nsec;
-	hrtimer_set_expires(timer, ktime_add_ns(now.mono,
-						NSEC_PER_SEC - into_second +
-						SHADOW_TICK_SLACK_NS));
+	if (now.xtime_sec < now.ts.tv_sec)
+		wait_ns = SHADOW_RETRY_NS;
+	else
+		wait_ns = NSEC_PER_SEC - now.ts.tv_nsec + SHADOW_TICK_SLACK_NS;
+	hrtimer_set_expires(timer, ktime_add_ns(now.mono, wait_ns));
 	return HRTIMER_RESTART;
 }
 
@@ -219,8 +235,8 @@ static int shadow_adjtimex(struct __kernel_timex *txc)
 	raw_spin_lock_irqsave(&shadow.lock, flags);
 	shadow_read_clock(&now);
 	shadow_sync(&now, &leaps);
-	ret = discipline_adjtimex(&shadow.disc, txc, &now.ts,
-				  ktime_get_real_seconds(), &shadow.tai);
+	ret = discipline_adjtimex(&shadow.disc, txc, &now.ts, now.xtime_sec,
+				  &shadow.tai);
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
 	return ret;
@@ -267,7 +283,7 @@ static int shadow_start(void)
 	shadow.clock_sets = 0;
 	shadow_read_clock(&now);
 	shadow.offs_real = ktime_sub(now.real, now.mono);
-	shadow.last_second = now.ts.tv_sec;
+	shadow.last_second = now.xtime_sec;
 
 	hrtimer_init(&shadow.timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	shadow.timer.function = shadow_tick;
