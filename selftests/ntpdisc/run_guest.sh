@@ -6,10 +6,12 @@
 # module is $NTPDISC_KO, or ntpdisc.ko here or one directory up.
 #
 # Loads ntpdisc.ko steer=none, runs every test binary in a fixed order
-# (nested TAP, as the kselftest runner prints it), then removes the module
-# while a process holds the device open: that process's calls must fail
-# with ENODEV and the kernel must not oops. Exits non-zero if anything
-# failed.
+# (nested TAP, as the kselftest runner prints it), then tries to remove
+# the module while a process holds the device open: the open descriptor
+# pins the module, so rmmod must be refused and the holder's calls must go
+# on working; once it closes, rmmod must succeed. Then a load with an
+# invalid parameter must fail and leave nothing behind, and the module
+# must load and unload again. Exits non-zero if anything failed.
 #
 # NTPDISC_SELFTEST_TARGET=kernel runs the tests with the kernel in place of
 # ntpdisc (checks the tests themselves); it is passed on to the binaries.
@@ -101,18 +103,24 @@ else
 		i=$((i + 1))
 	done
 	[ -f /tmp/ntpdisc.ready ] || bad="$bad holder-not-ready"
-	if rmmod ntpdisc; then
+	if rmmod ntpdisc 2>/dev/null; then
 		loaded=
-		[ ! -e /dev/ntpdisc ] || bad="$bad node-left"
+		bad="$bad rmmod-not-refused-while-open"
 		touch /tmp/ntpdisc.go
-		wait $pid || bad="$bad holder-calls-not-ENODEV"
-	else
-		# A module pinned by the open descriptor (cdev owner).
-		bad="$bad rmmod-refused-while-open"
-		kill $pid
 		wait $pid
+	else
+		touch /tmp/ntpdisc.go
+		wait $pid || bad="$bad holder-calls-failed"
 		rmmod ntpdisc || bad="$bad rmmod-after-close"
+		[ ! -e /dev/ntpdisc ] || bad="$bad node-left"
 	fi
+	# A failed load unwinds completely: the next load gets the same names.
+	if insmod "$ko" steer=bogus 2>/dev/null; then
+		bad="$bad invalid-steer-accepted"
+		rmmod ntpdisc
+	fi
+	[ ! -e /dev/ntpdisc ] || bad="$bad node-after-failed-load"
+	[ ! -e /sys/class/ntpdisc ] || bad="$bad class-after-failed-load"
 	# And it loads and unloads again.
 	if insmod "$ko" steer=none; then
 		[ -c /dev/ntpdisc ] || sleep 1
