@@ -35,6 +35,8 @@ static inline s64 disc_wrap_mul(s64 a, s64 b)
 	return (s64)((u64)a * (u64)b);
 }
 
+static void disc_update_frequency(struct discipline *disc);
+
 /**
  * discipline_init() - put a discipline into the kernel's boot state
  * @disc: the discipline
@@ -55,6 +57,33 @@ void discipline_init(struct discipline *disc)
 	};
 	disc->tick_length_base = div_u64(discipline_second_length(disc),
 					 DISC_HZ);
+}
+
+/**
+ * discipline_adopt() - continue from another discipline's state
+ * @disc: a discipline fresh from discipline_init()
+ * @from: what the other discipline reported through adjtimex(2)
+ *
+ * Out-of-range values are clamped as adjtimex(2) would clamp them; a tick
+ * outside its range keeps the nominal one. The residual phase and adjtime
+ * are not carried over: adjtimex(2) does not report them exactly.
+ */
+void discipline_adopt(struct discipline *disc,
+		      const struct discipline_handover *from)
+{
+	if (from->tick_usec >= 900000 / DISC_USER_HZ &&
+	    from->tick_usec <= 1100000 / DISC_USER_HZ)
+		disc->tick_usec = from->tick_usec;
+	disc->time_freq = clamp_t(long long, from->freq, -DISC_MAXFREQ_SCALED /
+				  DISC_PPM_SCALE, DISC_MAXFREQ_SCALED /
+				  DISC_PPM_SCALE) * DISC_PPM_SCALE;
+	disc->time_status = from->status;
+	disc->time_constant = clamp_t(long, from->constant, 0, DISC_MAXTC);
+	disc->time_maxerror = clamp_t(long, from->maxerror, 0,
+				      DISC_PHASE_LIMIT);
+	disc->time_esterror = clamp_t(long, from->esterror, 0,
+				      DISC_PHASE_LIMIT);
+	disc_update_frequency(disc);
 }
 
 /**

@@ -99,7 +99,27 @@ struct discipline {
 	int time_status;
 };
 
+/**
+ * struct discipline_handover - the state a discipline takes over
+ * @tick_usec: tick, as adjtimex(2) reads it back
+ * @freq:      frequency, in adjtimex(2) units (ppm << 16)
+ * @status:    STA_* bits
+ * @constant:  time constant, as adjtimex(2) reads it back
+ * @maxerror:  maximum error, us
+ * @esterror:  estimated error, us
+ */
+struct discipline_handover {
+	long tick_usec;
+	long long freq;
+	int status;
+	long constant;
+	long maxerror;
+	long esterror;
+};
+
 void discipline_init(struct discipline *disc);
+void discipline_adopt(struct discipline *disc,
+		      const struct discipline_handover *from);
 
 int discipline_validate(const struct __kernel_timex *txc,
 			bool (*may_set_time)(void));

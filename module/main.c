@@ -22,11 +22,51 @@
 
 #include "ntpdisc.h"
 
+#ifdef NTPDISC_LIVEPATCH
+static char *steer = "livepatch";
+#else
 static char *steer = "none";
+#endif
 module_param(steer, charp, 0444);
-MODULE_PARM_DESC(steer, "actuator: none (shadow, touches no clock)");
+MODULE_PARM_DESC(steer,
+		 "actuator: livepatch (take over the kernel's NTP code, the default where built) or none (shadow, touches no clock)");
+
+/*
+ * The kernel discipline's state, handed over by the loader ("ntpdisc
+ * load" reads it with adjtimex(2)), so that taking over is seamless.
+ */
+static bool handover;
+module_param(handover, bool, 0444);
+MODULE_PARM_DESC(handover, "start from the adopt_* values, not the boot defaults");
+static long adopt_tick = DISC_TICK_USEC_DEFAULT;
+module_param(adopt_tick, long, 0444);
+MODULE_PARM_DESC(adopt_tick, "tick (us) to start from");
+static long adopt_freq;
+module_param(adopt_freq, long, 0444);
+MODULE_PARM_DESC(adopt_freq, "frequency (ppm << 16) to start from");
+static int adopt_status = STA_UNSYNC;
+module_param(adopt_status, int, 0444);
+MODULE_PARM_DESC(adopt_status, "status bits to start from");
+static long adopt_constant = 2;
+module_param(adopt_constant, long, 0444);
+MODULE_PARM_DESC(adopt_constant, "time constant (as read back) to start from");
+static long adopt_maxerror = DISC_PHASE_LIMIT;
+module_param(adopt_maxerror, long, 0444);
+MODULE_PARM_DESC(adopt_maxerror, "maximum error (us) to start from");
+static long adopt_esterror = DISC_PHASE_LIMIT;
+module_param(adopt_esterror, long, 0444);
+MODULE_PARM_DESC(adopt_esterror, "estimated error (us) to start from");
+
+#ifdef NTPDISC_LIVEPATCH
+#define NTPDISC_STEER_BUILT	"livepatch, none"
+#else
+#define NTPDISC_STEER_BUILT	"none"
+#endif
 
 static const struct ntpdisc_actuator *const ntpdisc_actuators[] = {
+#ifdef NTPDISC_LIVEPATCH
+	&ntpdisc_livepatch,
+#endif
 	&ntpdisc_shadow,
 };
 
@@ -210,9 +250,19 @@ static int __init ntpdisc_init(void)
 	const struct ntpdisc_actuator *actuator;
 	int ret;
 
+	struct discipline_handover from = {
+		.tick_usec = adopt_tick,
+		.freq = adopt_freq,
+		.status = adopt_status,
+		.constant = adopt_constant,
+		.maxerror = adopt_maxerror,
+		.esterror = adopt_esterror,
+	};
+
 	actuator = ntpdisc_find_actuator(steer);
 	if (!actuator) {
-		pr_err("unknown steer=%s (supported: none)\n", steer);
+		pr_err("steer=%s is not built for this kernel (built: %s)\n",
+		       steer, NTPDISC_STEER_BUILT);
 		return -EINVAL;
 	}
 
@@ -227,20 +277,23 @@ static int __init ntpdisc_init(void)
 	}
 	ntpdisc_class->devnode = ntpdisc_devnode;
 
-	/* The discipline runs before anyone can reach it. */
-	ret = actuator->start();
-	if (ret)
-		goto err_class;
+	/* The discipline is ready before anyone can reach it. */
+	actuator->prepare(handover ? &from : NULL);
 
 	ret = ntpdisc_create_device(actuator);
 	if (ret)
-		goto err_actuator;
+		goto err_class;
+
+	/* Last: a livepatch, once enabled, cannot be undone from here. */
+	ret = actuator->start();
+	if (ret)
+		goto err_device;
 
 	pr_info("loaded, steer=%s\n", actuator->name);
 	return 0;
 
-err_actuator:
-	actuator->stop();
+err_device:
+	posix_clock_unregister(&ntpdisc_dev->clock);
 err_class:
 	class_destroy(ntpdisc_class);
 err_region:
@@ -269,3 +322,7 @@ module_exit(ntpdisc_exit);
 MODULE_DESCRIPTION("Alternate NTP clock discipline with an adjtimex(2) device");
 MODULE_AUTHOR("The ntpdisc developers");
 MODULE_LICENSE("GPL");
+#ifdef NTPDISC_LIVEPATCH
+/* Marks the module as a livepatch: loading it taints the kernel (K). */
+MODULE_INFO(livepatch, "Y");
+#endif

@@ -13,13 +13,19 @@
 #include <linux/timex.h>
 #include <linux/types.h>
 
+#include "discipline.h"
 #include "linux/ntpdisc.h"
 
 /**
  * struct ntpdisc_actuator - one way of acting on the discipline's output
  * @name: the value of the steer= module parameter that selects it
  * @steer: NTPDISC_STEER_* reported in struct ntpdisc_output
- * @start: take over; called once at load, may fail
+ * @prepare: set up the discipline, from @from when the loader handed the
+ *	kernel's discipline over, else from the boot defaults; touches
+ *	nothing else and cannot fail
+ * @start: take over; called once at load, after the device exists, as
+ *	the last step, so that it is the only one that need not be undone;
+ *	may fail
  * @stop: let go; undoes @start completely
  * @adjtimex: adjtimex(2) on the discipline, checks and privileges
  *	included; returns the clock state or a negative errno
@@ -29,6 +35,7 @@
 struct ntpdisc_actuator {
 	const char *name;
 	u32 steer;
+	void (*prepare)(const struct discipline_handover *from);
 	int (*start)(void);
 	void (*stop)(void);
 	int (*adjtimex)(struct __kernel_timex *txc);
@@ -37,6 +44,9 @@ struct ntpdisc_actuator {
 };
 
 extern const struct ntpdisc_actuator ntpdisc_shadow;
+#ifdef NTPDISC_LIVEPATCH
+extern const struct ntpdisc_actuator ntpdisc_livepatch;
+#endif
 
 bool ntpdisc_may_set_time(void);
 

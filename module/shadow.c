@@ -272,11 +272,10 @@ static void shadow_output(struct ntpdisc_output *out)
 	out->steer = NTPDISC_STEER_NONE;
 }
 
-static int shadow_start(void)
+static void shadow_prepare(const struct discipline_handover *from)
 {
 	struct shadow_now now;
 
-	/* Nothing runs yet: the timer is armed last. */
 	discipline_init(&shadow.disc);
 	shadow.tai = 0;
 	shadow.updates = 0;
@@ -284,14 +283,26 @@ static int shadow_start(void)
 	shadow_read_clock(&now);
 	shadow.offs_real = ktime_sub(now.real, now.mono);
 	shadow.last_second = now.xtime_sec;
+	if (from) {
+		/* An adopted PLL counts its next interval from now. */
+		discipline_adopt(&shadow.disc, from);
+		shadow.disc.time_reftime = now.xtime_sec;
+	}
+	pr_info("shadow discipline starts from %s\n",
+		from ? "the state handed over" : "the kernel's boot defaults");
+}
 
+static int shadow_start(void)
+{
+	struct shadow_now now;
+
+	shadow_read_clock(&now);
 	hrtimer_init(&shadow.timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	shadow.timer.function = shadow_tick;
 	hrtimer_start(&shadow.timer,
 		      ktime_add_ns(now.mono, NSEC_PER_SEC - now.ts.tv_nsec +
 				   SHADOW_TICK_SLACK_NS),
 		      HRTIMER_MODE_ABS_HARD);
-	pr_info("shadow discipline started from the kernel's boot defaults\n");
 	return 0;
 }
 
@@ -303,6 +314,7 @@ static void shadow_stop(void)
 const struct ntpdisc_actuator ntpdisc_shadow = {
 	.name = "none",
 	.steer = NTPDISC_STEER_NONE,
+	.prepare = shadow_prepare,
 	.start = shadow_start,
 	.stop = shadow_stop,
 	.adjtimex = shadow_adjtimex,

@@ -104,7 +104,8 @@ struct ntpdisc_timex {
  * @clock_sets:       clock sets seen (each clears the discipline's state)
  * @time_state:       TIME_OK .. TIME_WAIT, without the read-path override
  * @hz:               ticks per second the discipline computes for (HZ)
- * @steer:            actuator in use; NTPDISC_STEER_NONE in shadow mode
+ * @steer:            actuator in use, NTPDISC_STEER_*
+ * @flags:            NTPDISC_OUTPUT_* conditions
  * @reserved:         zero
  */
 struct ntpdisc_output {
@@ -123,10 +124,17 @@ struct ntpdisc_output {
 	__s32 time_state;
 	__u32 hz;
 	__u32 steer;
-	__u32 reserved[9];
+	__u32 flags;
+	__u32 reserved[8];
 };
 
-#define NTPDISC_STEER_NONE	0
+/* Shadow mode: the discipline runs beside the kernel's, steering nothing. */
+#define NTPDISC_STEER_NONE		0
+/* The discipline replaces the kernel's NTP code through a livepatch. */
+#define NTPDISC_STEER_LIVEPATCH		1
+
+/* The kernel stopped running the discipline (another livepatch took over). */
+#define NTPDISC_OUTPUT_STALLED		0x1
 
 /* adjtimex(2) on the discipline; returns the clock state. */
 #define NTPDISC_ADJTIMEX	_IOWR(NTPDISC_IOC_MAGIC, 0x01, struct ntpdisc_timex)

@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The livepatch actuator (steer=livepatch): ntpdisc replaces the kernel's
+ * NTP entry points, so the kernel's own timekeeper takes its tick length,
+ * leap seconds and adjtimex(2) answers from ntpdisc's discipline. Nothing
+ * else in the timekeeper changes: the vDSO, CLOCK_MONOTONIC_RAW and the
+ * leap machinery stay the kernel's.
+ *
+ * Most replacements run under the timekeeper's raw spinlock with
+ * interrupts off, the adjtimex one also inside its seqcount write section,
+ * so they must not read a clock, sleep, allocate or printk directly. The
+ * discipline has a raw spinlock of its own, always taken inside the
+ * timekeeper's, so that requests through /dev/ntpdisc (which cannot take
+ * the timekeeper's) are serialised with them. Holding it, nothing may
+ * wait for the timekeeper: clocks are read before it is taken.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/audit.h>
+#include <linux/kernel.h>
+#include <linux/ktime.h>
+#include <linux/livepatch.h>
+#include <linux/printk.h>
+#include <linux/rtc.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
+#include <linux/utsname.h>
+#include <linux/workqueue.h>
+
+#include "ntpdisc.h"
+
+#if !defined(NTPDISC_SERIES_6_1) && !defined(NTPDISC_SERIES_6_12)
+#error "the livepatch actuator is written for the 6.1 and 6.12 series only"
+#endif
+
+/* The per-tick maths and xtime reads below assume a 64-bit kernel. */
+static_assert(BITS_PER_LONG == 64);
+
+/* A leap this close makes taking over or letting go unsafe. */
+#define LP_LEAP_GUARD_SEC	2
+/* Seconds without a second_overflow() call before we call it stalled. */
+#define LP_STALL_SEC		5
+/* The kernel writes the RTC every 11 minutes while synchronised. */
+#define LP_RTC_INTERVAL_SEC	659
+
+/**
+ * struct lp - the livepatch actuator
+ * @lock: serialises the discipline; nests inside the timekeeper's lock
+ * @disc: the discipline the kernel's timekeeper now runs on
+ * @seconds: second_overflow() calls, to see that we are still in charge
+ * @unreported_leap: a leap applied, not yet reported in the kernel log
+ * @watched_seconds: @seconds when the watchdog last looked
+ * @stalled_for: seconds the watchdog has seen no call
+ * @stall_reported: the watchdog has already complained
+ * @watchdog: checks once a second that the kernel still calls us
+ * @rtc_sync: writes the system time into the RTC while synchronised
+ */
+struct lp {
+	raw_spinlock_t lock;
+	struct discipline disc;
+	u64 seconds;
+	int unreported_leap;
+	u64 watched_seconds;
+	unsigned int stalled_for;
+	bool stall_reported;
+	struct delayed_work watchdog;
+	struct delayed_work rtc_sync;
+};
+
+static struct lp lp = {
+	.lock = __RAW_SPIN_LOCK_UNLOCKED(lp.lock),
+};
+
+/*
+ * The replacements. Their names and signatures are those of the kernel
+ * functions they replace, series by series.
+ */
+
+static u64 lp_ntp_tick_length(void)
+{
+	unsigned long flags;
+	u64 length;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	length = discipline_tick_length(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return length;
+}
+
+static int lp_second_overflow(time64_t secs)
+{
+	unsigned long flags;
+	int leap;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	leap = discipline_second_overflow(&lp.disc, secs);
+	lp.seconds++;
+	/* No console under the timekeeper's lock: the watchdog tells. */
+	if (leap)
+		lp.unreported_leap = leap;
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+
+	return leap;
+}
+
+static ktime_t lp_ntp_get_next_leap(void)
+{
+	unsigned long flags;
+	time64_t leap;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	leap = discipline_next_leap(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return leap == TIME64_MAX ? KTIME_MAX : ktime_set(leap, 0);
+}
+
+static void lp_ntp_clear(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	discipline_clear(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+}
+
+/* What the kernel records for the audit log of an NTP change. */
+static void lp_audit_snapshot(struct audit_ntp_data *ad,
+			      const struct discipline *disc, s32 tai,
+			      bool adjtime, bool after)
+{
+	void (*set)(struct audit_ntp_data *, enum audit_ntp_type, long long) =
+		after ? audit_ntp_set_new : audit_ntp_set_old;
+
+	if (adjtime) {
+		set(ad, AUDIT_NTP_ADJUST, disc->time_adjust);
+		return;
+	}
+	set(ad, AUDIT_NTP_OFFSET, disc->time_offset);
+	set(ad, AUDIT_NTP_FREQ, disc->time_freq);
+	set(ad, AUDIT_NTP_STATUS, disc->time_status);
+	set(ad, AUDIT_NTP_TAI, tai);
+	set(ad, AUDIT_NTP_TICK, disc->tick_usec);
+}
+
+static int lp_do_adjtimex(struct __kernel_timex *txc,
+			  const struct timespec64 *ts, s32 *time_tai,
+			  struct audit_ntp_data *ad)
+{
+	bool adjtime = txc->modes & DISC_ADJ_ADJTIME;
+	bool audited = adjtime ? !(txc->modes & DISC_ADJ_READONLY) :
+				 txc->modes;
+	unsigned long flags;
+	int ret;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	if (audited)
+		lp_audit_snapshot(ad, &lp.disc, *time_tai, adjtime, false);
+	/*
+	 * The timekeeper's second, as the kernel's NTP code reads it; on a
+	 * 64-bit kernel this is a plain load, safe inside the write section.
+	 */
+	ret = discipline_adjtimex(&lp.disc, txc, ts, ktime_get_real_seconds(),
+				  time_tai);
+	if (audited)
+		lp_audit_snapshot(ad, &lp.disc, *time_tai, adjtime, true);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return ret;
+}
+
+static bool lp_synced(void)
+{
+	unsigned long flags;
+	bool synced;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	synced = discipline_synced(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return synced;
+}
+
+/* Start the RTC updates when synchronised, unless they run already. */
+static void lp_rtc_kick(void)
+{
+	if (lp_synced() && !delayed_work_pending(&lp.rtc_sync))
+		queue_delayed_work(system_freezable_power_efficient_wq,
+				   &lp.rtc_sync, 0);
+}
+
+/* Called by do_adjtimex() outside the timekeeper's lock. */
+#ifdef NTPDISC_SERIES_6_12
+static void lp_ntp_notify_cmos_timer(bool offset_set)
+{
+	/* A step invalidates the RTC write planned for the old time. */
+	if (offset_set)
+		cancel_delayed_work(&lp.rtc_sync);
+	lp_rtc_kick();
+}
+#else
+static void lp_ntp_notify_cmos_timer(void)
+{
+	lp_rtc_kick();
+}
+#endif
+
+static struct klp_func lp_funcs[] = {
+	{ .old_name = "ntp_tick_length", .new_func = lp_ntp_tick_length },
+	{ .old_name = "second_overflow", .new_func = lp_second_overflow },
+	{ .old_name = "__do_adjtimex", .new_func = lp_do_adjtimex },
+	{ .old_name = "ntp_get_next_leap", .new_func = lp_ntp_get_next_leap },
+	{ .old_name = "ntp_clear", .new_func = lp_ntp_clear },
+	{ .old_name = "ntp_notify_cmos_timer",
+	  .new_func = lp_ntp_notify_cmos_timer },
+	{ }
+};
+
+static struct klp_object lp_objs[] = {
+	{ .funcs = lp_funcs },	/* vmlinux */
+	{ }
+};
+
+static struct klp_patch lp_patch = {
+	.mod = THIS_MODULE,
+	.objs = lp_objs,
+};
+
+/*
+ * The 11-minute RTC update of the kernel's discipline, which cannot be
+ * reached from here: while synchronised, write the system time into the
+ * RTC, timed as the RTC wants it (set_offset_nsec before the second it is
+ * set to), and again 11 minutes later.
+ */
+static void lp_rtc_sync_fn(struct work_struct *work)
+{
+	struct rtc_device *rtc;
+	struct timespec64 now;
+	unsigned long delay;
+	struct rtc_time tm;
+	s64 to_target;
+	int err;
+
+	if (!lp_synced())
+		return;
+	rtc = rtc_class_open(CONFIG_RTC_SYSTOHC_DEVICE);
+	if (!rtc)
+		return;
+
+	ktime_get_real_ts64(&now);
+	/* Nanoseconds until the moment to write, modulo one second. */
+	to_target = (NSEC_PER_SEC - rtc->set_offset_nsec - now.tv_nsec +
+		     2 * NSEC_PER_SEC) % NSEC_PER_SEC;
+	if (to_target > TICK_NSEC && NSEC_PER_SEC - to_target > TICK_NSEC) {
+		delay = nsecs_to_jiffies(to_target);
+		err = -EAGAIN;
+	} else {
+		/* The second the RTC will read once the write takes. */
+		time64_t target = now.tv_sec +
+			(now.tv_nsec + rtc->set_offset_nsec +
+			 NSEC_PER_SEC / 2) / NSEC_PER_SEC;
+
+		rtc_time64_to_tm(target, &tm);
+		err = rtc_set_time(rtc, &tm);
+		delay = err ? HZ * 10 : HZ * LP_RTC_INTERVAL_SEC;
+	}
+	rtc_class_close(rtc);
+	queue_delayed_work(system_freezable_power_efficient_wq, &lp.rtc_sync,
+			   max(delay, 1UL));
+}
+
+/*
+ * Once a second: report leaps, and notice when the kernel stops calling
+ * second_overflow() here, which is what happens when another livepatch
+ * replaces ours atomically: that disables ours without a word.
+ */
+static void lp_watchdog_fn(struct work_struct *work)
+{
+	unsigned long flags;
+	u64 seconds;
+	int leap;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	seconds = lp.seconds;
+	leap = lp.unreported_leap;
+	lp.unreported_leap = 0;
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+
+	if (leap < 0)
+		pr_notice("Clock: inserted leap second 23:59:60 UTC\n");
+	else if (leap > 0)
+		pr_notice("Clock: deleted leap second 23:59:59 UTC\n");
+
+	if (seconds != lp.watched_seconds) {
+		lp.watched_seconds = seconds;
+		lp.stalled_for = 0;
+		lp.stall_reported = false;
+	} else if (++lp.stalled_for >= LP_STALL_SEC && !lp.stall_reported) {
+		pr_warn("the kernel has not run ntpdisc's discipline for %u s: has another livepatch (atomic replace) taken over the NTP code? ntpdisc no longer steers the clock\n",
+			lp.stalled_for);
+		lp.stall_reported = true;
+	}
+	schedule_delayed_work(&lp.watchdog, HZ);
+}
+
+/* Whether @now is within LP_LEAP_GUARD_SEC of a leap @disc may apply. */
+static bool lp_near_leap(const struct discipline *disc, time64_t now)
+{
+	time64_t into_day = now % 86400;
+
+	if (!(disc->time_status & (STA_INS | STA_DEL)) &&
+	    disc->time_state != TIME_OOP)
+		return false;
+	return into_day < LP_LEAP_GUARD_SEC ||
+	       into_day >= 86400 - 1 - LP_LEAP_GUARD_SEC;
+}
+
+static void lp_prepare(const struct discipline_handover *from)
+{
+	discipline_init(&lp.disc);
+	if (from) {
+		discipline_adopt(&lp.disc, from);
+		lp.disc.time_reftime = ktime_get_real_seconds();
+		pr_info("taking over the kernel's discipline as handed over\n");
+	} else {
+		pr_info("taking over with the kernel's boot defaults (no handover: use 'ntpdisc load' to keep the current frequency)\n");
+	}
+	INIT_DELAYED_WORK(&lp.watchdog, lp_watchdog_fn);
+	INIT_DELAYED_WORK(&lp.rtc_sync, lp_rtc_sync_fn);
+}
+
+static int lp_start(void)
+{
+	const char *release = init_utsname()->release;
+	int ret;
+
+	/* vermagic ties us to one build; this names the series we know. */
+#ifdef NTPDISC_SERIES_6_12
+	if (strncmp(release, "6.12.", 5)) {
+#else
+	if (strncmp(release, "6.1.", 4)) {
+#endif
+		pr_err("built for another kernel series than %s; refusing to patch\n",
+		       release);
+		return -ENOEXEC;
+	}
+	if (lp_near_leap(&lp.disc, ktime_get_real_seconds())) {
+		pr_err("a leap second is due within %d s; load again after it\n",
+		       LP_LEAP_GUARD_SEC);
+		return -EBUSY;
+	}
+
+	ret = klp_enable_patch(&lp_patch);
+	if (ret) {
+		pr_err("enabling the livepatch failed: %d\n", ret);
+		return ret;
+	}
+	schedule_delayed_work(&lp.watchdog, HZ);
+	lp_rtc_kick();
+	return 0;
+}
+
+static void lp_stop(void)
+{
+	/* The patch is gone by now: nothing can queue these again. */
+	cancel_delayed_work_sync(&lp.watchdog);
+	cancel_delayed_work_sync(&lp.rtc_sync);
+}
+
+/* CLOCK_TAI - CLOCK_REALTIME, which the timekeeper keeps in whole seconds. */
+static s32 lp_read_tai(void)
+{
+	ktime_t tai = ktime_sub(ktime_mono_to_any(0, TK_OFFS_TAI),
+				ktime_mono_to_any(0, TK_OFFS_REAL));
+
+	return (s32)div_s64(ktime_to_ns(tai) + NSEC_PER_SEC / 2,
+			    NSEC_PER_SEC);
+}
+
+/*
+ * A step requested through /dev/ntpdisc: the kernel's in-lock injection is
+ * out of reach, so the clock is set to its reading plus the delta. The
+ * discipline is cleared as on any set, also when the step is refused, as
+ * Linux 6.1 does.
+ */
+static int lp_setoffset(const struct __kernel_timex *txc)
+{
+	struct timespec64 delta, now, then, wall_to_mono;
+	unsigned long flags;
+	ktime_t mono;
+	int ret;
+
+	ret = discipline_setoffset_delta(txc, &delta);
+	if (ret)
+		return ret;
+
+	mono = ktime_get();
+	now = ktime_to_timespec64(ktime_mono_to_any(mono, TK_OFFS_REAL));
+	wall_to_mono = ktime_to_timespec64(ktime_sub(mono,
+						     timespec64_to_ktime(now)));
+	ret = discipline_setoffset_check(&now, &wall_to_mono, &delta);
+	if (ret) {
+		raw_spin_lock_irqsave(&lp.lock, flags);
+		discipline_clear(&lp.disc);
+		raw_spin_unlock_irqrestore(&lp.lock, flags);
+		return ret;
+	}
+	/* Re-read: the step is relative to the clock as it is now. */
+	ktime_get_real_ts64(&now);
+	then = timespec64_add(now, delta);
+	return do_settimeofday64(&then);
+}
+
+/*
+ * adjtimex(2) through /dev/ntpdisc. It answers from the same discipline as
+ * the system call, with three differences the system call does not have:
+ * ADJ_SETOFFSET is a clock set (see lp_setoffset()), a new frequency or
+ * tick takes effect at the next tick instead of at once, and ADJ_TAI is
+ * refused because only the system call can move CLOCK_TAI.
+ */
+static int lp_adjtimex(struct __kernel_timex *txc)
+{
+	struct timespec64 ts, coarse;
+	unsigned long flags;
+	bool notify;
+	int ret;
+	s32 tai;
+
+	ret = discipline_validate(txc, ntpdisc_may_set_time);
+	if (ret)
+		return ret;
+	if (!(txc->modes & DISC_ADJ_ADJTIME) && (txc->modes & ADJ_TAI))
+		return -EOPNOTSUPP;
+
+	if (txc->modes & ADJ_SETOFFSET) {
+		ret = lp_setoffset(txc);
+		if (ret)
+			return ret;
+	}
+
+	/* Clocks first: the timekeeper may be waiting for our lock. */
+	ktime_get_real_ts64(&ts);
+	ktime_get_coarse_real_ts64(&coarse);
+	tai = lp_read_tai();
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	ret = discipline_adjtimex(&lp.disc, txc, &ts, coarse.tv_sec, &tai);
+	notify = discipline_synced(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+
+	if (notify)
+		lp_rtc_kick();
+	return ret;
+}
+
+static void lp_gettime(struct timespec64 *ts)
+{
+	ktime_get_real_ts64(ts);
+}
+
+static void lp_output(struct ntpdisc_output *out)
+{
+	const struct discipline *disc = &lp.disc;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	out->tick_length = discipline_tick_length(disc);
+	out->tick_length_base = disc->tick_length_base;
+	out->second_length = discipline_second_length(disc);
+	out->phase_adj = disc->phase_adj;
+	out->adjtime_adj = disc->adjtime_adj;
+	out->time_offset = disc->time_offset;
+	out->time_freq = disc->time_freq;
+	out->time_adjust = disc->time_adjust;
+	out->next_leap_sec = disc->next_leap_sec == TIME64_MAX ?
+			     -1 : disc->next_leap_sec;
+	out->updates = lp.seconds;
+	out->time_state = disc->time_state;
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	out->last_second = ktime_get_real_seconds();
+	out->hz = DISC_HZ;
+	out->steer = NTPDISC_STEER_LIVEPATCH;
+	if (lp.stall_reported)
+		out->flags |= NTPDISC_OUTPUT_STALLED;
+}
+
+const struct ntpdisc_actuator ntpdisc_livepatch = {
+	.name = "livepatch",
+	.steer = NTPDISC_STEER_LIVEPATCH,
+	.prepare = lp_prepare,
+	.start = lp_start,
+	.stop = lp_stop,
+	.adjtimex = lp_adjtimex,
+	.gettime = lp_gettime,
+	.output = lp_output,
+};
