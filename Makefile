@@ -6,6 +6,10 @@
 #   make [all|module]  build ntpdisc.ko against the guest kernel's headers
 #   make unit          host unit tests of the discipline unit
 #   make selftests     static kselftest binaries for the guest
+#   make timers-selftests  the kernel's own timers selftests, unmodified,
+#                      static, from the linux-source tree (build/timers)
+#   make timers MODE=plain|ntpdisc [TESTS="..."]
+#                      boot a guest on them (scripts/timers-run.sh)
 #   make lint          checkpatch --strict, and a W=1 build under sparse
 #   make check         setup, lint, unit, module, selftests, guest run;
 #                      ends in one "N passed, N failed" line
@@ -46,6 +50,30 @@ unit:
 
 selftests:
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC)
+
+# The kernel's tools/testing/selftests/timers tests that use adjtimex,
+# plus the helpers change_skew and skew_consistency run, built from the
+# unmodified 6.1 sources with the flags of their own Makefile, -static
+# added.  valid-adjtimex defines its own clock_adjtime(), which a static
+# libc also has: the linker keeps the test's (the first) definition.
+TIMERS_SRC := $(KSFT_INC)/timers
+TIMERS_OUT := $(CURDIR)/build/timers
+TIMERS_PROGS := valid-adjtimex set-tai adjtick freq-step raw_skew \
+	leap-a-day leapcrash change_skew skew_consistency \
+	inconsistency-check nanosleep
+TIMERS_BINS := $(addprefix $(TIMERS_OUT)/,$(TIMERS_PROGS))
+TIMERS_CFLAGS := -O3 -Wl,-no-as-needed -Wall -static \
+	-Wl,--allow-multiple-definition
+MODE ?= plain
+
+timers-selftests: $(TIMERS_BINS)
+
+$(TIMERS_BINS): $(TIMERS_OUT)/%: $(TIMERS_SRC)/%.c $(KSFT_INC)/kselftest.h
+	@mkdir -p $(TIMERS_OUT)
+	$(CC) $(TIMERS_CFLAGS) -o $@ $< -lrt -lpthread -lm
+
+timers: timers-selftests $(if $(filter ntpdisc,$(MODE)),module)
+	scripts/timers-run.sh $(MODE) $(TESTS)
 
 # checkpatch as for a submission, then a fresh W=1 build with sparse in a
 # scratch copy (C=1 only checks what recompiles, and W=1 objects must not
@@ -104,4 +132,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module kdir unit selftests tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
