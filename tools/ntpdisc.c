@@ -18,6 +18,8 @@
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
@@ -261,7 +263,11 @@ static noreturn void show_help(void)
 	      "  step SECONDS              step the clock (ADJ_SETOFFSET)\n"
 	      "  leap insert|delete|cancel arm or disarm a leap second\n"
 	      "  watch [COUNT]             one line per second\n"
-	      "  output                    what the discipline steers\n",
+	      "  output                    what the discipline steers\n"
+	      "  load [MODULE.ko] [steer=S] load ntpdisc, taking the kernel's\n"
+	      "                            discipline over (default ntpdisc.ko)\n"
+	      "  release [--keep]          hand the discipline back to the\n"
+	      "                            kernel and unload (--keep: no rmmod)\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -344,6 +350,154 @@ static int cmd_leap(const char *what)
 	return adjtimex_call(&tx);
 }
 
+#define LIVEPATCH_DIR	"/sys/kernel/livepatch/ntpdisc"
+#define LEAP_GUARD_SEC	2
+
+/* Taking over or letting go must not straddle a leap second. */
+static void refuse_near_leap(const struct timex *tx, int state)
+{
+	struct timespec now;
+	long into_day;
+
+	if (!(tx->status & (STA_INS | STA_DEL)) && state != TIME_OOP)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	into_day = now.tv_sec % 86400;
+	if (into_day < LEAP_GUARD_SEC || into_day >= 86400 - 1 - LEAP_GUARD_SEC)
+		die(EXIT_FAILED, "a leap second is due within %d s; try again after it",
+		    LEAP_GUARD_SEC);
+}
+
+static bool read_sysfs_int(const char *path, int *val)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%d", val) == 1;
+	fclose(f);
+	return ok;
+}
+
+/* Wait up to @secs for a livepatch transition to end. */
+static bool wait_transition(int secs)
+{
+	int i, busy;
+
+	for (i = 0; i < secs * 10; i++) {
+		if (!read_sysfs_int(LIVEPATCH_DIR "/transition", &busy) ||
+		    !busy)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+static void cmd_load(int argc, char **argv)
+{
+	const char *path = "ntpdisc.ko", *steer = "livepatch";
+	char params[512];
+	struct timex tx;
+	int i, fd, state;
+
+	for (i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "steer=", 6))
+			steer = argv[i] + 6;
+		else
+			path = argv[i];
+	}
+
+	/* The kernel's own discipline, which ntpdisc continues. */
+	use_kernel = true;
+	state = read_state(&tx);
+	refuse_near_leap(&tx, state);
+	snprintf(params, sizeof(params),
+		 "steer=%s handover=1 adopt_tick=%ld adopt_freq=%ld adopt_status=%d adopt_constant=%ld adopt_maxerror=%ld adopt_esterror=%ld",
+		 steer, tx.tick, tx.freq, tx.status, tx.constant, tx.maxerror,
+		 tx.esterror);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_FAILED, "%s: %s", path, strerror(errno));
+	if (syscall(SYS_finit_module, fd, params, 0)) {
+		if (errno == EEXIST)
+			die(EXIT_FAILED, "ntpdisc is already loaded");
+		die(errno == EPERM ? EXIT_PERM : EXIT_FAILED,
+		    "loading %s: %s (see dmesg)", path, strerror(errno));
+	}
+	close(fd);
+	if (!strcmp(steer, "livepatch") && !wait_transition(30))
+		die(EXIT_FAILED, "the livepatch transition has not finished after 30 s");
+	printf("ntpdisc loaded (steer=%s), continuing from the kernel's discipline:\n",
+	       steer);
+	printf("  tick %ld, freq %.6f ppm, status %#x, constant %ld\n",
+	       tx.tick, tx.freq / 65536.0, tx.status, tx.constant);
+}
+
+/* Set the kernel's own discipline to what ntpdisc leaves behind. */
+static void hand_back(const struct timex *from)
+{
+	struct timex tx = { 0 };
+
+	/* In nanosecond mode the constant is written as it reads back. */
+	tx.modes = ADJ_STATUS | ADJ_NANO | ADJ_TIMECONST | ADJ_FREQUENCY |
+		   ADJ_TICK | ADJ_MAXERROR | ADJ_ESTERROR;
+	tx.status = from->status & ~STA_RONLY;
+	tx.constant = from->constant;
+	tx.freq = from->freq;
+	tx.tick = from->tick;
+	tx.maxerror = from->maxerror;
+	tx.esterror = from->esterror;
+	adjtimex_call(&tx);
+	if (!(from->status & STA_NANO)) {
+		memset(&tx, 0, sizeof(tx));
+		tx.modes = ADJ_MICRO;
+		adjtimex_call(&tx);
+	}
+}
+
+static void cmd_release(bool keep)
+{
+	struct ntpdisc_output out;
+	struct timex tx;
+	int i, state, enabled;
+	FILE *f;
+
+	state = read_state(&tx);
+	if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
+		die(EXIT_FAILED, "output: %s", strerror(errno));
+	close(dev_fd);
+	dev_fd = -1;
+
+	if (out.steer == NTPDISC_STEER_LIVEPATCH &&
+	    read_sysfs_int(LIVEPATCH_DIR "/enabled", &enabled) && enabled) {
+		refuse_near_leap(&tx, state);
+		if (!wait_transition(30))
+			die(EXIT_FAILED, "a livepatch transition is still running");
+		f = fopen(LIVEPATCH_DIR "/enabled", "w");
+		if (!f || fputs("0", f) < 0 || fclose(f))
+			die(EXIT_FAILED, "disabling the livepatch: %s",
+			    strerror(errno));
+		/* The patch is gone once its directory is. */
+		for (i = 0; i < 300 && !access(LIVEPATCH_DIR, F_OK); i++)
+			usleep(100000);
+		if (i == 300)
+			die(EXIT_FAILED, "the livepatch is still there after 30 s");
+		use_kernel = true;
+		hand_back(&tx);
+		printf("kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
+		       tx.freq / 65536.0, tx.tick, tx.status);
+	}
+	if (keep)
+		return;
+	if (syscall(SYS_delete_module, "ntpdisc", O_NONBLOCK))
+		die(errno == EPERM ? EXIT_PERM : EXIT_FAILED,
+		    "rmmod ntpdisc: %s%s", strerror(errno),
+		    errno == EWOULDBLOCK ? " (is /dev/ntpdisc still open?)" : "");
+	printf("ntpdisc unloaded\n");
+}
+
 static void cmd_step(const char *arg, struct timex *tx)
 {
 	double secs = parse_double("step (s)", arg, -1e9, 1e9);
@@ -389,6 +543,16 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "output") && argc == 1) {
 		cmd_output();
+		return 0;
+	}
+	if (!strcmp(argv[0], "load")) {
+		cmd_load(argc - 1, argv + 1);
+		return 0;
+	}
+	if (!strcmp(argv[0], "release") && argc <= 2) {
+		if (argc == 2 && strcmp(argv[1], "--keep"))
+			show_help();
+		cmd_release(argc == 2);
 		return 0;
 	}
 	if (!strcmp(argv[0], "adjtime") && argc == 2) {
