@@ -191,7 +191,11 @@ static const struct posix_clock_operations ntpdisc_clock_ops = {
 	.ioctl = ntpdisc_ioctl,
 };
 
+#if NTPDISC_KSERIES >= 0x0602
+static char *ntpdisc_devnode(const struct device *dev, umode_t *mode)
+#else
 static char *ntpdisc_devnode(struct device *dev, umode_t *mode)
+#endif
 {
 	/* Reading the discipline is for everyone, as adjtimex(2) is. */
 	if (mode)
@@ -270,7 +274,11 @@ static int __init ntpdisc_init(void)
 	if (ret)
 		return ret;
 
+#if NTPDISC_KSERIES >= 0x0604
+	ntpdisc_class = class_create("ntpdisc");
+#else
 	ntpdisc_class = class_create(THIS_MODULE, "ntpdisc");
+#endif
 	if (IS_ERR(ntpdisc_class)) {
 		ret = PTR_ERR(ntpdisc_class);
 		goto err_region;
