@@ -10,7 +10,16 @@
  *   clock_gettime(NTPDISC_FD_TO_CLOCKID(fd), &ts)  (the discipline's clock)
  *
  * Both adjusting entry points return the clock state (TIME_OK .. TIME_ERROR)
- * or -1 with errno. Modes other than 0 and ADJ_OFFSET_SS_READ need
+ * or -1 with errno.
+ *
+ * With steer=livepatch the same discipline also answers adjtimex(2) and
+ * clock_adjtime(CLOCK_REALTIME), which remain the full interface. A module
+ * cannot reach three timekeeper internals the system call uses, so through
+ * /dev/ntpdisc: ADJ_TAI fails with EOPNOTSUPP (only the system call moves
+ * CLOCK_TAI); ADJ_SETOFFSET sets the clock to its reading plus the delta
+ * (a clock set a few microseconds after the reading, not the kernel's
+ * in-lock step); and a new frequency or tick takes effect at the next
+ * tick rather than at once. Modes other than 0 and ADJ_OFFSET_SS_READ need
  * CAP_SYS_TIME, checked like the kernel's adjtimex. On top of that, the
  * POSIX clock layer refuses clock_adjtime with modes != 0 with EACCES when
  * the descriptor was not opened for writing; the ioctl has no such rule.
