@@ -19,13 +19,20 @@
 #   make setup         install what the test bed needs (root)
 #   make clean
 #
-# KVER=<release> picks the guest kernel, KDIR its build tree;
-# GUEST_TIMEOUT (seconds) bounds each guest run.
+#   make module-kver KVER=<release>
+#                      the module for another guest kernel, in a scratch
+#                      copy: build/<release>/ntpdisc.ko
+#
+# KVER=<release> picks the guest kernel, KSERIES=6.1|6.12 the newest
+# release of a Debian series instead (scripts/guest-kver.sh); KDIR is its
+# build tree: the installed headers, else those scripts/testbed-setup.sh
+# unpacked into .cache/kernel/<release>.  GUEST_TIMEOUT (seconds) bounds
+# each guest run.
 
 ifeq ($(origin KVER),undefined)
-KVER := $(shell scripts/guest-kver.sh 2>/dev/null)
+KVER := $(shell scripts/guest-kver.sh $(KSERIES) 2>/dev/null)
 endif
-KDIR ?= /lib/modules/$(KVER)/build
+KDIR ?= $(or $(patsubst %/Makefile,%,$(wildcard /lib/modules/$(KVER)/build/Makefile)),$(CURDIR)/.cache/kernel/$(KVER)/usr/src/linux-headers-$(KVER))
 GUEST_TIMEOUT ?= 900
 
 CACHE := $(CURDIR)/.cache
@@ -40,6 +47,15 @@ all: module
 
 module: kdir
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# Objects of two kernels must not mix in one tree.
+module-kver: kdir
+	rm -rf build/$(KVER)
+	mkdir -p build/$(KVER)
+	cp -r Kbuild module uapi build/$(KVER)/
+	find build/$(KVER) \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \
+		-o -name '*.mod' -o -name '*.mod.c' \) -delete
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/$(KVER) modules
 
 kdir:
 	@test -n "$(KVER)" -a -d "$(KDIR)" || \
@@ -132,4 +148,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -1,23 +1,47 @@
 #!/bin/sh
-# Print the guest kernel release (e.g. 6.1.0-56-amd64).
+# Print the guest kernel release of a Debian kernel series:
 #
-# The module is built against linux-headers-<ver> and loaded into Debian's
-# linux-image-<ver>, so both must agree: take <ver> from what the
-# linux-image-amd64 meta package points at.  Without apt lists (fresh
-# container before apt-get update) fall back to the newest installed
-# headers.  KVER in the environment overrides both.
+#   guest-kver.sh [SERIES]      SERIES 6.1 (default, or $KSERIES) or 6.12
+#
+# e.g. 6.1.0-56-amd64 or 6.12.117+deb12-amd64.  The module is built against
+# linux-headers-<ver> and loaded into Debian's linux-image-<ver>, so both
+# must agree: take <ver> from the meta package that tracks the series.
+# 6.1 is bookworm's own kernel, linux-image-amd64.  6.12 is the linux-6.12
+# source package that bookworm-security carries, linux-image-6.12-amd64;
+# where that is missing, bookworm-backports' linux-image-amd64 (which
+# scripts/testbed-setup.sh adds as a source then) is the 6.12 series too.
+# Without apt lists (fresh container before apt-get update) fall back to
+# the newest kernel of the series already unpacked or installed.  KVER in
+# the environment overrides all of this.
 set -eu
+
+series=${1:-${KSERIES:-6.1}}
 
 if [ -n "${KVER:-}" ]; then
 	echo "$KVER"
 	exit 0
 fi
 
-ver=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n1)
-if [ -z "$ver" ]; then
-	ver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
-		sed 's|.*/linux-headers-||' | sort -V | tail -n1)
+deps() {
+	apt-cache depends "$1" 2>/dev/null |
+		sed -n 's/^ *Depends: linux-image-\([0-9].*-amd64\)$/\1/p'
+}
+
+# Releases of the series only: "6.1" must not match 6.12.
+mine() { grep -E "^$(echo "$series" | sed 's/\./\\./g')[.-]" || true; }
+
+if [ "$series" = 6.1 ]; then
+	ver=$(deps linux-image-amd64 | mine | head -n1)
+else
+	ver=$(deps "linux-image-$series-amd64" | mine | head -n1)
+	[ -n "$ver" ] || ver=$(apt-cache show linux-image-amd64 2>/dev/null |
+		sed -n 's/^Depends:.*linux-image-\([0-9][^ ,]*-amd64\).*/\1/p' |
+		mine | sort -V | tail -n1)
 fi
-[ -n "$ver" ] || { echo "guest-kver: cannot resolve the guest kernel version" >&2; exit 1; }
+if [ -z "$ver" ]; then
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	ver=$({ ls -d "$top"/.cache/kernel/*-amd64 /usr/src/linux-headers-*-amd64 2>/dev/null || true; } |
+		sed 's|.*/\(linux-headers-\)\{0,1\}||' | mine | sort -V | tail -n1)
+fi
+[ -n "$ver" ] || { echo "guest-kver: cannot resolve a $series guest kernel version" >&2; exit 1; }
 echo "$ver"

@@ -1,6 +1,14 @@
 #!/bin/sh
-# Prepare the QEMU test bed: host packages, the guest kernel and the few
+# Prepare the QEMU test bed: host packages, the guest kernels and the few
 # kernel-tree files (kselftest headers, checkpatch) the build needs.
+#
+#   testbed-setup.sh [SERIES...]    default: 6.1 6.12 (or $TESTBED_KSERIES)
+#
+# 6.1 is the reference: bookworm's kernel, headers installed from apt.
+# Other series (6.12: see scripts/guest-kver.sh for where it comes from)
+# are unpacked, image and headers alike, into .cache/kernel/<release>/:
+# their headers package depends on the kernel image package, and
+# installing that would put a kernel into this machine's /boot.
 #
 # Idempotent and quiet when everything is in place.  Needs root on a
 # Debian 12 host; never touches /boot or the running kernel.
@@ -26,16 +34,38 @@ apt_update() {
 	updated=1
 }
 
+series=${*:-${TESTBED_KSERIES:-6.1 6.12}}
+
 # Fresh containers have no apt lists, so the guest version (which comes from
 # the archive's linux-image-amd64) may need an update first.
-kver=$("$top/scripts/guest-kver.sh" 2>/dev/null) || {
+kver=$("$top/scripts/guest-kver.sh" 6.1 2>/dev/null) || {
 	apt_update
-	kver=$("$top/scripts/guest-kver.sh")
+	kver=$("$top/scripts/guest-kver.sh" 6.1)
 }
 
-# libc6-dev for static test binaries, perl for checkpatch.
+# bookworm-backports, for a series that bookworm itself lacks.  Backports
+# are pinned at 100 by their Release file: nothing installed is upgraded
+# from there, and nothing from there is installed but by name.
+bpo=/etc/apt/sources.list.d/ntpdisc-bookworm-backports.sources
+add_backports() {
+	[ ! -f "$bpo" ] || return 0
+	apt-cache policy 2>/dev/null | grep -q 'bookworm-backports/main amd64' && return 0
+	say "adding bookworm-backports to the apt sources ($bpo)"
+	cat >"$bpo" <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	updated=
+	apt_update
+}
+
+# libc6-dev for static test binaries, perl for checkpatch, zstd for the
+# 6.12 image, dwarves (pahole) for the BTF of modules built for 6.12.
 pkgs="qemu-system-x86 busybox-static cpio kmod sparse xz-utils gcc libc6-dev
-      make bc perl linux-source-6.1 linux-headers-$kver"
+      make bc perl zstd dwarves linux-source-6.1 linux-headers-$kver"
 missing=
 for p in $pkgs; do
 	installed "$p" || missing="$missing $p"
@@ -47,43 +77,84 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# Guest kernel: Debian's own image for the headers above, unpacked, not
-# installed.
-kdir=$cache/kernel/$kver
-if [ ! -f "$kdir/boot/vmlinuz-$kver" ]; then
-	say "downloading linux-image-$kver"
-	rm -rf "$kdir" "$cache/kernel/dl"
-	mkdir -p "$cache/kernel/dl"
-	# _apt cannot write into a root-only cache dir; the download is a
-	# plain file fetch, so no sandbox is needed.
+# _apt cannot write into a root-only cache dir; a download is a plain file
+# fetch, so no sandbox is needed.
+download() {
 	(cd "$cache/kernel/dl" &&
-		apt-get download -q -o APT::Sandbox::User=root "linux-image-$kver" >/dev/null) || {
-		apt_update
-		(cd "$cache/kernel/dl" &&
-			apt-get download -q -o APT::Sandbox::User=root "linux-image-$kver" >/dev/null)
-	}
-	dpkg -x "$cache"/kernel/dl/linux-image-"$kver"_*.deb "$kdir.tmp"
-	mv "$kdir.tmp" "$kdir"
-	rm -rf "$cache/kernel/dl"
-fi
+		apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null)
+}
 
-# TCG spends ~2 s of every boot unpacking the xz bzImage.  The kernel has a
-# PVH entry point, so QEMU can boot the bare vmlinux ELF instead: unpack it
-# once here (what scripts/extract-vmlinux does for xz).
-if [ ! -f "$kdir/vmlinux" ]; then
+# A guest kernel: Debian's own image, unpacked, not installed; with
+# headers=1 its headers (arch, common and kbuild packages) unpacked beside
+# it, in usr/src/linux-headers-<release>.
+guest_kernel() {
+	kver=$1 headers=$2
+	kdir=$cache/kernel/$kver
+	hdir=$kdir/usr/src/linux-headers-$kver
+	if [ ! -f "$kdir/boot/vmlinuz-$kver" ] ||
+	   { [ "$headers" = 1 ] && [ ! -f "$hdir/Makefile" ]; }; then
+		pkgs=linux-image-$kver
+		if [ "$headers" = 1 ]; then
+			pkgs="$pkgs linux-headers-$kver $(apt-cache depends "linux-headers-$kver" 2>/dev/null |
+				sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>|]*\)$/\1/p' |
+				sort -u | tr '\n' ' ')"
+		fi
+		say "downloading $pkgs"
+		rm -rf "$kdir" "$kdir.tmp" "$cache/kernel/dl"
+		mkdir -p "$cache/kernel/dl"
+		# shellcheck disable=SC2086
+		download $pkgs || { apt_update; download $pkgs; }
+		for deb in "$cache"/kernel/dl/*.deb; do
+			dpkg -x "$deb" "$kdir.tmp"
+		done
+		mv "$kdir.tmp" "$kdir"
+		rm -rf "$cache/kernel/dl"
+	fi
+	if [ "$headers" = 1 ]; then
+		# The arch headers include the common ones by absolute path, and
+		# the unpacked tree is not under /usr/src: point it at its own
+		# copy (again if the work tree moved).
+		common=$(sed -n 's|^include .*/usr/src/\(linux-headers-[^/]*-common\)/Makefile$|\1|p' "$hdir/Makefile")
+		[ -n "$common" ] && [ -f "$kdir/usr/src/$common/Makefile" ] || {
+			say "no common headers for $kver in $kdir"
+			exit 1
+		}
+		grep -qx "include $kdir/usr/src/$common/Makefile" "$hdir/Makefile" ||
+			sed -i "s|^include .*/usr/src/$common/Makefile\$|include $kdir/usr/src/$common/Makefile|" \
+				"$hdir/Makefile"
+	fi
+	vmlinux "$kdir" "$kver"
+}
+
+# TCG spends ~2 s of every boot unpacking the compressed bzImage.  The
+# kernel has a PVH entry point, so QEMU can boot the bare vmlinux ELF
+# instead: unpack it once here (what scripts/extract-vmlinux does).  6.1
+# is xz-compressed, 6.12 zstd.
+is_elf() {
+	[ -f "$1" ] && [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]
+}
+
+vmlinux() {
+	kdir=$1 kver=$2
+	[ ! -f "$kdir/vmlinux" ] || return 0
 	say "unpacking vmlinux for PVH boot"
 	vmlinuz=$kdir/boot/vmlinuz-$kver
-	for off in $(LC_ALL=C grep -abo "$(printf '\3757zXZ')" "$vmlinuz" | cut -d: -f1); do
-		tail -c +$((off + 1)) "$vmlinuz" | xz -dc >"$kdir/vmlinux.tmp" 2>/dev/null || true
-		[ "$(head -c 4 "$kdir/vmlinux.tmp" | od -An -c | tr -d ' ')" = '177ELF' ] && break
+	rm -f "$kdir/vmlinux.tmp"
+	for magic in '\3757zXZ:xz' '(\265/\375:zstd'; do
+		tool=${magic##*:}
+		for off in $(LC_ALL=C grep -abo "$(printf "${magic%:*}")" "$vmlinuz" | cut -d: -f1); do
+			# Trailing bytes after the stream make the tool complain.
+			tail -c +$((off + 1)) "$vmlinuz" | $tool -dcq >"$kdir/vmlinux.tmp" 2>/dev/null || true
+			is_elf "$kdir/vmlinux.tmp" && break 2
+		done
 	done
-	if [ "$(head -c 4 "$kdir/vmlinux.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+	if is_elf "$kdir/vmlinux.tmp"; then
 		mv "$kdir/vmlinux.tmp" "$kdir/vmlinux"
 	else
 		say "no vmlinux in $vmlinuz; guests will boot the bzImage (slower)"
 		rm -f "$kdir/vmlinux.tmp"
 	fi
-fi
+}
 
 # Only the parts of the kernel tree we use; the stamp holds the member list
 # so that growing the list re-extracts.
@@ -111,4 +182,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$srctar" -nt "$st
 	echo "$want" >"$stamp"
 fi
 
-say "ready: guest kernel $kver, headers /usr/src/linux-headers-$kver"
+ready=
+for s in $series; do
+	if [ "$s" = 6.1 ]; then
+		guest_kernel "$kver" 0
+		ready="$ready${ready:+,} $kver (headers /usr/src/linux-headers-$kver)"
+		continue
+	fi
+	k=$("$top/scripts/guest-kver.sh" "$s" 2>/dev/null) || {
+		apt_update
+		k=$("$top/scripts/guest-kver.sh" "$s" 2>/dev/null)
+	} || {
+		add_backports
+		k=$("$top/scripts/guest-kver.sh" "$s")
+	}
+	guest_kernel "$k" 1
+	ready="$ready${ready:+,} $k (headers $cache/kernel/$k/usr/src/linux-headers-$k)"
+done
+say "ready: guest kernels$ready"
