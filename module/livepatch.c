@@ -53,7 +53,9 @@ static_assert(BITS_PER_LONG == 64);
  * @stalled_for: seconds the watchdog has seen no call
  * @stall_reported: the watchdog has already complained
  * @watchdog: checks once a second that the kernel still calls us
- * @rtc_sync: writes the system time into the RTC while synchronised
+ * @rtc_work: writes the system time into the RTC while synchronised
+ * @rtc_timer: when to write it next; on CLOCK_REALTIME, as the kernel's,
+ *	so that a clock set brings the next write forward
  */
 struct lp {
 	raw_spinlock_t lock;
@@ -64,7 +66,8 @@ struct lp {
 	unsigned int stalled_for;
 	bool stall_reported;
 	struct delayed_work watchdog;
-	struct delayed_work rtc_sync;
+	struct work_struct rtc_work;
+	struct hrtimer rtc_timer;
 };
 
 static struct lp lp = {
@@ -181,9 +184,8 @@ static bool lp_synced(void)
 /* Start the RTC updates when synchronised, unless they run already. */
 static void lp_rtc_kick(void)
 {
-	if (lp_synced() && !delayed_work_pending(&lp.rtc_sync))
-		queue_delayed_work(system_freezable_power_efficient_wq,
-				   &lp.rtc_sync, 0);
+	if (lp_synced() && !hrtimer_is_queued(&lp.rtc_timer))
+		queue_work(system_freezable_power_efficient_wq, &lp.rtc_work);
 }
 
 /* Called by do_adjtimex() outside the timekeeper's lock. */
@@ -192,7 +194,7 @@ static void lp_ntp_notify_cmos_timer(bool offset_set)
 {
 	/* A step invalidates the RTC write planned for the old time. */
 	if (offset_set)
-		cancel_delayed_work(&lp.rtc_sync);
+		hrtimer_cancel(&lp.rtc_timer);
 	lp_rtc_kick();
 }
 #else
@@ -202,6 +204,15 @@ static void lp_ntp_notify_cmos_timer(void)
 }
 #endif
 
+/*
+ * The kernel's own RTC update still has its timer, which can fire at any
+ * clock set, and would then test the kernel's frozen NTP status: ours
+ * (lp_rtc_sync_fn()) takes its place.
+ */
+static void lp_sync_hw_clock(struct work_struct *work)
+{
+}
+
 static struct klp_func lp_funcs[] = {
 	{ .old_name = "ntp_tick_length", .new_func = lp_ntp_tick_length },
 	{ .old_name = "second_overflow", .new_func = lp_second_overflow },
@@ -210,6 +221,7 @@ static struct klp_func lp_funcs[] = {
 	{ .old_name = "ntp_clear", .new_func = lp_ntp_clear },
 	{ .old_name = "ntp_notify_cmos_timer",
 	  .new_func = lp_ntp_notify_cmos_timer },
+	{ .old_name = "sync_hw_clock", .new_func = lp_sync_hw_clock },
 	{ }
 };
 
@@ -226,16 +238,18 @@ static struct klp_patch lp_patch = {
 /*
  * The 11-minute RTC update of the kernel's discipline, which cannot be
  * reached from here: while synchronised, write the system time into the
- * RTC, timed as the RTC wants it (set_offset_nsec before the second it is
- * set to), and again 11 minutes later.
+ * RTC at the moment the RTC asks for (set_offset_nsec before the second it
+ * is set to), and again 11 minutes later, or 10 s later after a failure.
  */
 static void lp_rtc_sync_fn(struct work_struct *work)
 {
+	/* How far from the right moment a write may be: five ticks. */
+	const long fuzz_ns = 5 * TICK_NSEC;
 	struct rtc_device *rtc;
 	struct timespec64 now;
-	unsigned long delay;
+	time64_t next_sec;
+	long write_ns, off_ns;
 	struct rtc_time tm;
-	s64 to_target;
 	int err;
 
 	if (!lp_synced())
@@ -245,25 +259,38 @@ static void lp_rtc_sync_fn(struct work_struct *work)
 		return;
 
 	ktime_get_real_ts64(&now);
-	/* Nanoseconds until the moment to write, modulo one second. */
-	to_target = (NSEC_PER_SEC - rtc->set_offset_nsec - now.tv_nsec +
-		     2 * NSEC_PER_SEC) % NSEC_PER_SEC;
-	if (to_target > TICK_NSEC && NSEC_PER_SEC - to_target > TICK_NSEC) {
-		delay = nsecs_to_jiffies(to_target);
-		err = -EAGAIN;
-	} else {
-		/* The second the RTC will read once the write takes. */
-		time64_t target = now.tv_sec +
-			(now.tv_nsec + rtc->set_offset_nsec +
-			 NSEC_PER_SEC / 2) / NSEC_PER_SEC;
+	write_ns = (NSEC_PER_SEC - rtc->set_offset_nsec % NSEC_PER_SEC) %
+		   NSEC_PER_SEC;
+	/* Signed distance from the nearest write moment. */
+	off_ns = now.tv_nsec - write_ns;
+	if (off_ns > NSEC_PER_SEC / 2)
+		off_ns -= NSEC_PER_SEC;
+	else if (off_ns <= -NSEC_PER_SEC / 2)
+		off_ns += NSEC_PER_SEC;
 
-		rtc_time64_to_tm(target, &tm);
+	if (abs(off_ns) <= fuzz_ns) {
+		/* The second the RTC starts once the write has taken. */
+		struct timespec64 ideal = timespec64_sub(now,
+						ns_to_timespec64(off_ns));
+
+		rtc_time64_to_tm(ideal.tv_sec + (ideal.tv_nsec +
+						 rtc->set_offset_nsec) /
+				 NSEC_PER_SEC, &tm);
 		err = rtc_set_time(rtc, &tm);
-		delay = err ? HZ * 10 : HZ * LP_RTC_INTERVAL_SEC;
+		next_sec = now.tv_sec + (err ? 10 : LP_RTC_INTERVAL_SEC);
+	} else {
+		/* Not the moment: wait for the next one. */
+		next_sec = now.tv_sec + (now.tv_nsec < write_ns ? 0 : 1);
 	}
 	rtc_class_close(rtc);
-	queue_delayed_work(system_freezable_power_efficient_wq, &lp.rtc_sync,
-			   max(delay, 1UL));
+	hrtimer_start(&lp.rtc_timer, ktime_set(next_sec, write_ns),
+		      HRTIMER_MODE_ABS);
+}
+
+static enum hrtimer_restart lp_rtc_timer_fn(struct hrtimer *timer)
+{
+	queue_work(system_freezable_power_efficient_wq, &lp.rtc_work);
+	return HRTIMER_NORESTART;
 }
 
 /*
@@ -323,7 +350,9 @@ static void lp_prepare(const struct discipline_handover *from)
 		pr_info("taking over with the kernel's boot defaults (no handover: use 'ntpdisc load' to keep the current frequency)\n");
 	}
 	INIT_DELAYED_WORK(&lp.watchdog, lp_watchdog_fn);
-	INIT_DELAYED_WORK(&lp.rtc_sync, lp_rtc_sync_fn);
+	INIT_WORK(&lp.rtc_work, lp_rtc_sync_fn);
+	hrtimer_init(&lp.rtc_timer, CLOCK_REALTIME, HRTIMER_MODE_ABS);
+	lp.rtc_timer.function = lp_rtc_timer_fn;
 }
 
 static int lp_start(void)
@@ -361,7 +390,10 @@ static void lp_stop(void)
 {
 	/* The patch is gone by now: nothing can queue these again. */
 	cancel_delayed_work_sync(&lp.watchdog);
-	cancel_delayed_work_sync(&lp.rtc_sync);
+	/* The work re-arms the timer and the timer queues the work. */
+	hrtimer_cancel(&lp.rtc_timer);
+	cancel_work_sync(&lp.rtc_work);
+	hrtimer_cancel(&lp.rtc_timer);
 }
 
 /* CLOCK_TAI - CLOCK_REALTIME, which the timekeeper keeps in whole seconds. */
