@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Taking the kernel's discipline over with the livepatch actuator and
+ * handing it back, through the CLI a user runs ("ntpdisc load" and
+ * "ntpdisc release"): the frequency carries over both ways, the clock
+ * neither steps nor changes rate, twenty cycles leave nothing behind, the
+ * RTC follows the discipline's synchronisation, and /dev/ntpdisc answers
+ * from the state the system call changes.
+ *
+ * Needs NTPDISC_KO (the module) and NTPDISC_CLI (the ntpdisc tool); the
+ * module must not be loaded when it starts. Changes the guest's clock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/timex.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "linux/ntpdisc.h"
+
+#define NS	1000000000LL
+
+static long long now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/* Runs the CLI with up to two arguments; returns its exit status. */
+static int cli(const char *a, const char *b, const char *c)
+{
+	const char *tool = getenv("NTPDISC_CLI");
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl(tool, tool, a, b, c, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int load(void)
+{
+	return cli("load", getenv("NTPDISC_KO"), NULL);
+}
+
+static int release(void)
+{
+	return cli("release", NULL, NULL);
+}
+
+static int kernel_adjtimex(struct timex *tx)
+{
+	return clock_adjtime(CLOCK_REALTIME, tx);
+}
+
+static void set_kernel(long freq, long tick, int status)
+{
+	struct timex tx = {
+		.modes = ADJ_FREQUENCY | ADJ_TICK | ADJ_STATUS | ADJ_MAXERROR,
+		.freq = freq, .tick = tick, .status = status,
+	};
+
+	kernel_adjtimex(&tx);
+}
+
+/*
+ * CLOCK_MONOTONIC - CLOCK_MONOTONIC_RAW, sampled in a tight loop: the
+ * largest change between two samples beyond what the rate explains is a
+ * step. Samples whose reads were interrupted (raw reads far apart) are
+ * dropped, since emulation can stall any of them.
+ */
+struct step_watch {
+	pthread_t thread;
+	int stop;
+	long long max_jump_ns;
+	long samples;
+};
+
+static void *step_watch_fn(void *arg)
+{
+	struct step_watch *w = arg;
+	long long prev = 0, prev_raw = 0;
+	bool have = false;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		long long r0 = now_ns(CLOCK_MONOTONIC_RAW);
+		long long m = now_ns(CLOCK_MONOTONIC);
+		long long r1 = now_ns(CLOCK_MONOTONIC_RAW);
+		long long diff, jump;
+
+		if (r1 - r0 > 20000) {
+			have = false;
+			continue;
+		}
+		diff = m - (r0 + r1) / 2;
+		if (have && r0 - prev_raw < 2000000) {
+			/* 1000 ppm of the interval is rate, not a step. */
+			jump = llabs(diff - prev) - (r0 - prev_raw) / 1000;
+			if (jump > w->max_jump_ns)
+				w->max_jump_ns = jump;
+		}
+		prev = diff;
+		prev_raw = r0;
+		have = true;
+		w->samples++;
+	}
+	return NULL;
+}
+
+static void step_watch_start(struct step_watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_create(&w->thread, NULL, step_watch_fn, w);
+}
+
+static void step_watch_stop(struct step_watch *w)
+{
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(w->thread, NULL);
+}
+
+/* CLOCK_MONOTONIC's rate against CLOCK_MONOTONIC_RAW over @secs, in ppm. */
+static double rate_ppm(int secs)
+{
+	long long m0 = now_ns(CLOCK_MONOTONIC), r0 = now_ns(CLOCK_MONOTONIC_RAW);
+	long long m1, r1;
+
+	sleep(secs);
+	m1 = now_ns(CLOCK_MONOTONIC);
+	r1 = now_ns(CLOCK_MONOTONIC_RAW);
+	return ((double)(m1 - m0) / (r1 - r0) - 1) * 1e6;
+}
+
+static bool module_loaded(void)
+{
+	return access("/sys/module/ntpdisc", F_OK) == 0;
+}
+
+FIXTURE(takeover) {
+	bool skip;
+};
+
+FIXTURE_SETUP(takeover)
+{
+	self->skip = !getenv("NTPDISC_KO") || !getenv("NTPDISC_CLI") ||
+		     access("/sys/kernel/livepatch", F_OK);
+	if (self->skip)
+		SKIP(return, "needs NTPDISC_KO, NTPDISC_CLI and livepatch");
+	ASSERT_FALSE(module_loaded());
+	set_kernel(0, 10000, 0);
+}
+
+FIXTURE_TEARDOWN(takeover)
+{
+	if (self->skip)
+		return;
+	if (module_loaded())
+		release();
+	set_kernel(0, 10000, STA_UNSYNC);
+}
+
+/* The frequency carries over both ways; the clock neither steps nor lurches. */
+TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
+{
+	struct step_watch watch;
+	double before, during, after;
+	struct timex tx = { 0 };
+	int fd, i;
+
+	set_kernel(50 * 65536, 10000, 0);
+	/* The timekeeper works off its error after a change: let it settle. */
+	before = rate_ppm(2);
+	for (i = 0; i < 5 && fabs(before - (during = rate_ppm(2))) > 3; i++)
+		before = during;
+
+	step_watch_start(&watch);
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &tx));
+	close(fd);
+	EXPECT_EQ(50 * 65536, tx.freq);
+	EXPECT_EQ(10000, tx.tick);
+	during = rate_ppm(2);
+
+	tx.modes = ADJ_FREQUENCY;
+	tx.freq = -20 * 65536;
+	ASSERT_LE(0, kernel_adjtimex(&tx));
+	ASSERT_EQ(0, release());
+	step_watch_stop(&watch);
+	ASSERT_FALSE(module_loaded());
+
+	memset(&tx, 0, sizeof(tx));
+	ASSERT_LE(0, kernel_adjtimex(&tx));
+	EXPECT_EQ(-20 * 65536, tx.freq);
+	after = rate_ppm(2);
+
+	ksft_print_msg("rate before %.2f, under ntpdisc %.2f, after %.2f ppm\n",
+		       before, during, after);
+	ksft_print_msg("largest step %lld ns in %ld samples\n",
+		       watch.max_jump_ns, watch.samples);
+	/* Emulation noise is a few ppm over 2 s: the differences count. */
+	EXPECT_GT(10.0, fabs(during - before));
+	EXPECT_GT(10.0, fabs(after - before + 70.0));
+	EXPECT_LT(1000, watch.samples);
+	EXPECT_GT(100000, watch.max_jump_ns);
+}
+
+/* Twenty cycles: each load and release works, nothing is left behind. */
+TEST_F_TIMEOUT(takeover, twenty_cycles, 300)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, load()) TH_LOG("load %d", i);
+		ASSERT_EQ(0, access("/sys/kernel/livepatch/ntpdisc", F_OK));
+		ASSERT_EQ(0, release()) TH_LOG("release %d", i);
+		ASSERT_FALSE(module_loaded());
+		ASSERT_NE(0, access("/sys/kernel/livepatch/ntpdisc", F_OK));
+		ASSERT_NE(0, access("/sys/class/ntpdisc", F_OK));
+		ASSERT_NE(0, access(NTPDISC_DEVICE_PATH, F_OK));
+	}
+}
+
+static long long rtc_lag(void)
+{
+	FILE *f = fopen("/sys/class/rtc/rtc0/since_epoch", "r");
+	long long rtc = 0;
+
+	if (!f)
+		return LLONG_MIN;
+	if (fscanf(f, "%lld", &rtc) != 1)
+		rtc = LLONG_MIN;
+	fclose(f);
+	return now_ns(CLOCK_REALTIME) / NS - rtc;
+}
+
+/* The RTC is written while, and only while, the discipline is synced. */
+TEST_F_TIMEOUT(takeover, rtc_follows_sync, 60)
+{
+	struct timespec ts;
+	struct timex tx = { 0 };
+
+	if (rtc_lag() == LLONG_MIN)
+		SKIP(return, "no rtc0");
+	ASSERT_EQ(0, load());
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1000;
+	ASSERT_EQ(0, clock_settime(CLOCK_REALTIME, &ts));
+	sleep(2);
+	EXPECT_LE(999, rtc_lag()) TH_LOG("an unsynchronised clock went to the RTC");
+
+	tx.modes = ADJ_STATUS | ADJ_MAXERROR;
+	ASSERT_LE(0, kernel_adjtimex(&tx));
+	sleep(2);
+	EXPECT_GE(1, llabs(rtc_lag())) TH_LOG("the RTC lags %lld s", rtc_lag());
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec -= 1000;
+	ASSERT_EQ(0, clock_settime(CLOCK_REALTIME, &ts));
+	ASSERT_EQ(0, release());
+}
+
+/* The ioctl reads what the system call set; TAI only moves by the latter. */
+TEST_F(takeover, device_shares_the_state)
+{
+	struct timex sys = { 0 }, dev = { 0 };
+	long long tai_ns;
+	int fd;
+
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+
+	sys.modes = ADJ_FREQUENCY | ADJ_STATUS | ADJ_TIMECONST | ADJ_ESTERROR;
+	sys.freq = 1234567;
+	sys.status = STA_PLL | STA_FLL;
+	sys.constant = 5;
+	sys.esterror = 4321;
+	ASSERT_LE(0, kernel_adjtimex(&sys));
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &dev));
+	EXPECT_EQ(sys.freq, dev.freq);
+	EXPECT_EQ(sys.status, dev.status);
+	EXPECT_EQ(sys.constant, dev.constant);
+	EXPECT_EQ(sys.esterror, dev.esterror);
+
+	memset(&dev, 0, sizeof(dev));
+	dev.modes = ADJ_MAXERROR;
+	dev.maxerror = 777;
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &dev));
+	memset(&sys, 0, sizeof(sys));
+	ASSERT_LE(0, kernel_adjtimex(&sys));
+	EXPECT_LE(777, sys.maxerror);
+	EXPECT_GE(777 + 1000, sys.maxerror);
+
+	memset(&dev, 0, sizeof(dev));
+	dev.modes = ADJ_TAI;
+	dev.constant = 37;
+	EXPECT_EQ(-1, ioctl(fd, NTPDISC_ADJTIMEX, &dev));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+
+	memset(&sys, 0, sizeof(sys));
+	sys.modes = ADJ_TAI;
+	sys.constant = 37;
+	ASSERT_LE(0, kernel_adjtimex(&sys));
+	EXPECT_EQ(37, sys.tai);
+	tai_ns = now_ns(CLOCK_TAI) - now_ns(CLOCK_REALTIME);
+	EXPECT_GT(100000000LL, llabs(tai_ns - 37 * NS));
+	memset(&dev, 0, sizeof(dev));
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &dev));
+	EXPECT_EQ(37, dev.tai);
+
+	sys.modes = ADJ_TAI;
+	sys.constant = 0;
+	kernel_adjtimex(&sys);
+	close(fd);
+	ASSERT_EQ(0, release());
+}
+
+TEST_HARNESS_MAIN
