@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -334,6 +335,63 @@ TEST_F(takeover, device_shares_the_state)
 	kernel_adjtimex(&sys);
 	close(fd);
 	ASSERT_EQ(0, release());
+}
+
+static bool wait_gone(const char *path, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 10 && !access(path, F_OK); i++)
+		usleep(100000);
+	return access(path, F_OK) != 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * An atomic-replace livepatch disables ntpdisc's without a word: ntpdisc
+ * must notice that the kernel no longer runs it and say so.
+ */
+TEST_F_TIMEOUT(takeover, replaced_by_another_livepatch, 120)
+{
+	const char *other = getenv("NTPDISC_TEST_REPLACE_KO");
+	const char *dir = "/sys/kernel/livepatch/ntpdisc_test_replace";
+	struct ntpdisc_output out;
+	int fd, mod;
+
+	if (!other)
+		SKIP(return, "needs NTPDISC_TEST_REPLACE_KO");
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
+	EXPECT_EQ(0, out.flags & NTPDISC_OUTPUT_STALLED);
+
+	mod = open(other, O_RDONLY);
+	ASSERT_LE(0, mod);
+	ASSERT_EQ(0, syscall(SYS_finit_module, mod, "", 0));
+	close(mod);
+	ASSERT_TRUE(wait_gone("/sys/kernel/livepatch/ntpdisc", 30));
+	sleep(7);
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
+	EXPECT_EQ(NTPDISC_OUTPUT_STALLED, out.flags & NTPDISC_OUTPUT_STALLED);
+	close(fd);
+
+	ASSERT_EQ(0, write_file("/sys/kernel/livepatch/ntpdisc_test_replace/enabled",
+				"0"));
+	ASSERT_TRUE(wait_gone(dir, 30));
+	EXPECT_EQ(0, syscall(SYS_delete_module, "ntpdisc_test_replace",
+			     O_NONBLOCK));
+	EXPECT_EQ(0, release());
 }
 
 TEST_HARNESS_MAIN
