@@ -2,10 +2,35 @@
 # "make check": the whole test suite, ending in exactly one
 # "N passed, N failed" line.
 #
-# Order: test bed setup, lint, host unit tests, module, selftests, one
-# guest run of all selftests.  Every test result counts; lint counts as one
-# test; a failed build, a crashed or hung guest, a kernel splat or a test
-# binary that never ran each count as one failure.  Logs go to output/.
+# Order, and what runs alone (the steering selftests measure rates, so
+# their guests never share the host's two cores with another guest):
+#
+#  1. test bed setup, lint, host unit tests, module and selftests build;
+#  2. the ntpdisc selftests in a 6.1 guest (output/guest.log);
+#  3. the module built for the 6.12 guest kernel, and the same selftests
+#     in a 6.12 guest (output/guest-6.12.log);
+#  4. the kernel's own timers selftests (tools/testing/selftests/timers,
+#     unmodified; scripts/timers-guest.sh), plain and under ntpdisc
+#     (steer=livepatch), in four 6.1 guests that run at the same time:
+#     plain and ntpdisc each split in two, change_skew (about 18 minutes
+#     on its own) in one guest, the others (skew_consistency, about 10,
+#     and the short ones, about 9) in the other.  Those tests time fixed
+#     wall-clock intervals and check ordering and rates that do not
+#     depend on how fast the emulated CPU runs, so sharing the cores
+#     leaves them as they are (see scripts/timers-judge.sh for how the
+#     one that fails under TCG anyway is judged).  The phase takes about
+#     20 minutes; run alone, one after the other, they would take 75.
+#
+# Every test result counts; lint counts as one test; a failed build, a
+# crashed or hung guest, a kernel splat or a test binary that never ran
+# each count as one failure.  The timers tests count once each, by the
+# ntpdisc run, judged against the plain run as scripts/timers-judge.sh
+# describes: a test that the plain kernel fails identically, for a
+# reason written down there, is a "known emulation failure", listed and
+# counted apart, neither passed nor failed.  Logs go to output/.
+#
+# CHECK_TIMERS=0 leaves out phase 4, CHECK_KSERIES="6.1" phase 3;
+# CHECK_TIMERS_TESTS="..." runs only those timers tests.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +38,10 @@ cd "$top"
 MAKE=${MAKE:-make}
 out=output
 mkdir -p "$out"
-pass=0 fail=0 skip=0
+pass=0 fail=0 skip=0 known=0
+kseries=${CHECK_KSERIES:-6.1 6.12}
+timers_tests=${CHECK_TIMERS_TESTS:-valid-adjtimex set-tai adjtick freq-step
+raw_skew leap-a-day leapcrash change_skew skew_consistency}
 
 # Run a step with live output into output/NAME.log; status in $step_rc.
 step() {
@@ -44,13 +72,52 @@ count() {
 
 finish() {
 	[ "$skip" -eq 0 ] || echo "check: $skip skipped"
+	[ "$known" -eq 0 ] ||
+		echo "check: $known known emulation failures (fail plain as well, see above)"
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ] && exit 0
 	exit 1
 }
 
-step setup scripts/testbed-setup.sh
+# What guest-run.sh found wrong with a guest, whatever the tests said.
+guest_problems() {
+	! grep -q '^guest-run: FAIL: kernel reported' "$2" ||
+		failed "$1: guest kernel log has warnings (see $2)"
+	! grep -q '^guest-run: FAIL: \(timed out\|no GUEST-EXIT\)' "$2" ||
+		failed "$1: guest crashed or hung (see $2)"
+}
+
+# The ntpdisc selftests in a guest: selftest_guest NAME KVER PAYLOAD.
+# Console in output/NAME.log, the payload's TAP in output/NAME-tap.log.
+selftest_guest() {
+	g=$1
+	step "$g" env KVER="$2" scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-900}" \
+		--log "$out/$g-console.log" "$3"
+	# Results only from the payload's part of the console, not the dmesg dump.
+	sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
+		"$out/$g.log" >"$out/$g-tap.log"
+	count "$out/$g-tap.log"
+	guest_problems "$g" "$out/$g.log"
+	if grep -q '^guest-run: FAIL: run.sh exited' "$out/$g.log" && [ "$tap_fail" -eq 0 ]; then
+		failed "$g: guest runner failed without a failing test"
+	fi
+	# Every test binary must have reported, whatever the runner did.
+	# Those already counted as missing from the runner's plan count only
+	# once.
+	absent=0
+	for t in $progs; do
+		grep -Eq "^(# )*(not )?ok [0-9]+ .*\b$t( |\$)" "$out/$g-tap.log" || {
+			echo "check: $g: selftest $t did not report a result"
+			absent=$((absent + 1))
+		}
+	done
+	[ "$absent" -le "$tap_missing" ] || fail=$((fail + absent - tap_missing))
+}
+
+# shellcheck disable=SC2086
+step setup scripts/testbed-setup.sh $kseries
 [ "$step_rc" -eq 0 ] || { failed "test bed setup"; finish; }
+kver=$(scripts/guest-kver.sh 6.1)
 
 step lint "$MAKE" --no-print-directory -k lint
 if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "lint"; fi
@@ -63,35 +130,66 @@ elif [ "$tap_total" -eq 0 ]; then
 	failed "unit tests printed no results"
 fi
 
-step build "$MAKE" --no-print-directory payload
+step build "$MAKE" --no-print-directory KVER="$kver" payload timers-selftests
 [ "$step_rc" -eq 0 ] || { failed "module/selftests build"; finish; }
 
-step guest scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-900}" \
-	--log "$out/guest-console.log" "$out/payload"
-# Results only from the payload's part of the console, not the dmesg dump.
-sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
-	"$out/guest.log" >"$out/guest-tap.log"
-count "$out/guest-tap.log"
-grep -q '^guest-run: FAIL: kernel reported' "$out/guest.log" &&
-	failed "guest kernel log has warnings (see above)"
-grep -q '^guest-run: FAIL: \(timed out\|no GUEST-EXIT\)' "$out/guest.log" &&
-	failed "guest crashed or hung"
-if grep -q '^guest-run: FAIL: run.sh exited' "$out/guest.log" && [ "$tap_fail" -eq 0 ]; then
-	failed "guest runner failed without a failing test"
-fi
-
-# Every test binary must have reported, whatever the runner did.  Those
-# already counted as missing from the runner's plan count only once.
 progs=$(printf 'print-progs:\n\t@echo $(TEST_GEN_PROGS)\n' |
 	"$MAKE" --no-print-directory -s -C selftests/ntpdisc -f Makefile -f - print-progs)
 [ -n "$progs" ] || failed "no selftest programs listed in selftests/ntpdisc/Makefile"
-absent=0
-for t in $progs; do
-	grep -Eq "^(# )*(not )?ok [0-9]+ .*\b$t( |\$)" "$out/guest-tap.log" || {
-		echo "check: selftest $t did not report a result"
-		absent=$((absent + 1))
-	}
+
+selftest_guest guest "$kver" "$out/payload"
+
+# The same selftests on each other kernel series, with the module built
+# for it in a scratch copy.
+for s in $kseries; do
+	[ "$s" != 6.1 ] || continue
+	k=$(scripts/guest-kver.sh "$s")
+	step "build-$s" "$MAKE" --no-print-directory KVER="$k" module-kver
+	if [ "$step_rc" -ne 0 ]; then
+		failed "module build for $k"
+		continue
+	fi
+	rm -rf "$out/payload-$s"
+	cp -r "$out/payload" "$out/payload-$s"
+	cp "build/$k/ntpdisc.ko" "$out/payload-$s/ntpdisc.ko"
+	selftest_guest "guest-$s" "$k" "$out/payload-$s"
 done
-[ "$absent" -le "$tap_missing" ] || fail=$((fail + absent - tap_missing))
+
+if [ "${CHECK_TIMERS:-1}" != 0 ]; then
+	echo "check: === timers: plain and ntpdisc, four guests at once (about 20 minutes)"
+	# shellcheck disable=SC2034,SC2086
+	a=$(printf '%s\n' $timers_tests | grep -x change_skew || true)
+	# shellcheck disable=SC2034,SC2086
+	b=$(printf '%s\n' $timers_tests | grep -vx change_skew || true)
+	rm -rf "$out"/timers-plain-? "$out"/timers-plain-?[-.]* \
+		"$out"/timers-ntpdisc-? "$out"/timers-ntpdisc-?[-.]*
+	pids='' guests=''
+	for m in plain ntpdisc; do
+		for g in a b; do
+			eval "tests=\$$g"
+			[ -n "$tests" ] || continue
+			# shellcheck disable=SC2086
+			scripts/timers-run.sh --quiet --name "$m-$g" --timeout 3600 \
+				"$m" $tests &
+			pids="$pids $!" guests="$guests $m-$g"
+		done
+	done
+	for p in $pids; do
+		wait "$p" || true
+	done
+	for g in $guests; do
+		l=$out/timers-$g.log
+		sed -n "s/^guest-run: \(boot\|FAIL\)/check: timers-$g: \1/p" "$l"
+		guest_problems "timers-$g" "$l"
+	done
+	# shellcheck disable=SC2086
+	scripts/timers-judge.sh "$(echo "$out"/timers-plain-?-tap.log | tr ' ' ,)" \
+		"$(echo "$out"/timers-ntpdisc-?-tap.log | tr ' ' ,)" $timers_tests \
+		>"$out/timers-judge.log"
+	grep -v '^TIMERSCOUNT' "$out/timers-judge.log" | sed 's/^/check: /'
+	# shellcheck disable=SC2046
+	set -- $(sed -n 's/^TIMERSCOUNT //p' "$out/timers-judge.log")
+	pass=$((pass + $1)) fail=$((fail + $2)) known=$((known + $3))
+fi
 
 finish

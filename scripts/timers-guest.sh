@@ -43,7 +43,7 @@ esac
 all="valid-adjtimex set-tai adjtick freq-step raw_skew leap-a-day leapcrash
 change_skew skew_consistency"
 tests=${*:-$all}
-ntests=$(echo $tests | wc -w)
+ntests=$(echo "$tests" | wc -w)
 
 args() {
 	case $1 in

@@ -3,9 +3,10 @@
 # scripts/timers-guest.sh).
 #
 #   timers-run.sh [--name NAME] [--smp N] [--timeout SECS] [--quiet]
-#                 plain|ntpdisc [TEST...]
+#                 [--ko FILE] plain|ntpdisc [TEST...]
 #
-# Needs "make timers-selftests" (and "make module" for ntpdisc).  Builds
+# Needs "make timers-selftests" (and "make module" for ntpdisc: the module
+# is ./ntpdisc.ko unless --ko says otherwise).  Builds
 # the payload in output/timers-NAME/ (NAME defaults to the mode), boots
 # it with scripts/guest-run.sh (console on stdout unless --quiet) and
 # writes:
@@ -18,17 +19,18 @@
 set -eu
 
 usage() {
-	echo "usage: $0 [--name NAME] [--smp N] [--timeout SECS] [--quiet] plain|ntpdisc [TEST...]" >&2
+	echo "usage: $0 [--name NAME] [--smp N] [--timeout SECS] [--quiet] [--ko FILE] plain|ntpdisc [TEST...]" >&2
 	exit 2
 }
 
-name= smp=2 timeout=5400 quiet=
+name='' smp=2 timeout=5400 quiet='' ko=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--name) name=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
+	--ko) ko=$2; shift 2 ;;
 	-*) usage ;;
 	*) break ;;
 	esac
@@ -55,8 +57,9 @@ for t in valid-adjtimex set-tai adjtick freq-step raw_skew leap-a-day \
 done
 cp "$top/scripts/timers-guest.sh" "$p/"
 if [ "$mode" = ntpdisc ]; then
-	[ -f "$top/ntpdisc.ko" ] || { echo "timers-run: no ntpdisc.ko: run 'make module'" >&2; exit 2; }
-	cp "$top/ntpdisc.ko" "$p/"
+	ko=${ko:-$top/ntpdisc.ko}
+	[ -f "$ko" ] || { echo "timers-run: no $ko: run 'make module'" >&2; exit 2; }
+	cp "$ko" "$p/ntpdisc.ko"
 fi
 printf 'exec sh ./timers-guest.sh %s %s\n' "$mode" "$*" >"$p/run.sh"
 
@@ -70,4 +73,4 @@ rc=$(cat "$log.rc")
 rm -f "$log.rc"
 sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
 	"$log" >"$out/timers-$name-tap.log"
-exit $rc
+exit "$rc"
