@@ -15,13 +15,35 @@
 #
 # NTPDISC_SELFTEST_TARGET=kernel runs the tests with the kernel in place of
 # ntpdisc (checks the tests themselves); it is passed on to the binaries.
+#
+# Then the steering phase: the steering binaries measure the real system
+# clock through the system calls (adjtimex, clock_adjtime(CLOCK_REALTIME),
+# settimeofday) against the raw TSC and CLOCK_MONOTONIC_RAW. Whoever
+# disciplines the clock must pass them. NTPDISC_STEER selects who:
+#   kernel (or unset)  the kernel's own discipline, no module loaded
+#   livepatch          ntpdisc, loaded with steer=livepatch (a plain
+#                      insmod: boot defaults), once the livepatch
+#                      transition is over; afterwards the patch is
+#                      disabled, its transition waited for, and the module
+#                      removed. If the module has no livepatch actuator,
+#                      the steering binaries are reported as skipped.
+# NTPDISC_STRESS_SECONDS sets the stress test's length (default 30).
 # Only the guest's clock is changed: never run this on a real machine.
 
 cd "$(dirname "$0")" || exit 1
 
 tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
 ntpdisc_leap ntpdisc_random"
-ntests=$(($(echo $tests | wc -w) + 1))
+steer_tests="ntpdisc_steer ntpdisc_phase"
+ntests=$(($(echo $tests | wc -w) + 1 + $(echo $steer_tests | wc -w)))
+steer=${NTPDISC_STEER:-kernel}
+case $steer in
+kernel | livepatch) ;;
+*)
+	echo "Bail out! NTPDISC_STEER=$steer: kernel or livepatch"
+	exit 1
+	;;
+esac
 
 ko=${NTPDISC_KO:-}
 for k in ./ntpdisc.ko ../ntpdisc.ko; do
@@ -61,7 +83,10 @@ fi
 n=0
 fail=0
 fresh=1
-for t in $tests; do
+
+# Run one binary as the kselftest runner does (nested TAP).
+run_one() {
+	t=$1
 	n=$((n + 1))
 	echo "# selftests: ntpdisc: $t"
 	rm -f /tmp/ntpdisc.rc
@@ -75,7 +100,8 @@ for t in $tests; do
 	rc=0
 	[ ! -f /tmp/ntpdisc.rc ] || rc=$(cat /tmp/ntpdisc.rc)
 	end=$(cut -d' ' -f1 /proc/uptime)
-	echo "# $t: exit $rc, $start..$end s uptime"
+	echo "# $t: exit $rc, $start..$end s uptime" \
+		"($(echo "$start $end" | awk '{ printf "%.1f", $2 - $1 }') s)"
 	if [ "$rc" = 0 ]; then
 		echo "ok $n selftests: ntpdisc: $t"
 	elif [ "$rc" = 4 ]; then
@@ -84,6 +110,10 @@ for t in $tests; do
 		echo "not ok $n selftests: ntpdisc: $t # exit=$rc"
 		fail=$((fail + 1))
 	fi
+}
+
+for t in $tests; do
+	run_one $t
 done
 
 # Remove the module under an open descriptor.
@@ -138,6 +168,82 @@ else
 		fail=$((fail + 1))
 	fi
 fi
+
+# The steering phase: who disciplines the system clock now.
+lp=/sys/kernel/livepatch/ntpdisc
+
+# Wait up to 30 s for the livepatch transition to end (or the patch to go).
+lp_settle() {
+	i=0
+	while [ -d $lp ] && [ "$(cat $lp/transition 2>/dev/null)" = 1 ] &&
+		[ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -d $lp ] || [ "$(cat $lp/transition 2>/dev/null)" != 1 ]
+}
+
+skip_steer=
+steer_loaded=
+phase_start=$(cut -d' ' -f1 /proc/uptime)
+if grep -qw ntpdisc /proc/modules; then
+	# Left loaded by a failure above: the kernel must steer alone now.
+	rmmod ntpdisc || echo "# steering phase: cannot remove ntpdisc"
+fi
+if [ "$steer" = livepatch ]; then
+	if [ -z "$ko" ]; then
+		skip_steer="no module to load with steer=livepatch"
+	elif ! grep -qa 'livepatch=Y' "$ko"; then
+		# MODULE_INFO(livepatch, "Y") comes with the actuator.
+		skip_steer="$ko has no livepatch actuator"
+	elif ! insmod "$ko" steer=livepatch; then
+		echo "# steering phase: insmod $ko steer=livepatch failed"
+		steer_loaded=failed
+	else
+		steer_loaded=1
+		i=0
+		while [ ! -c /dev/ntpdisc ] && [ $i -lt 20 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		lp_settle || echo "# steering phase: livepatch transition still running after 30 s"
+	fi
+fi
+echo "# steering phase: NTPDISC_STEER=$steer: the system clock is disciplined by" \
+	"$(if [ "$steer_loaded" = 1 ]; then echo "ntpdisc (steer=livepatch)";
+	else echo "the kernel (no module loaded)"; fi)"
+[ ! -d $lp ] || echo "# steering phase: $lp: enabled $(cat $lp/enabled)," \
+	"transition $(cat $lp/transition)"
+for t in $steer_tests; do
+	if [ -n "$skip_steer" ]; then
+		n=$((n + 1))
+		echo "ok $n selftests: ntpdisc: $t # SKIP $skip_steer"
+	elif [ "$steer_loaded" = failed ]; then
+		n=$((n + 1))
+		echo "not ok $n selftests: ntpdisc: $t # steer=livepatch did not load"
+		fail=$((fail + 1))
+	else
+		NTPDISC_STRESS_SECONDS=${NTPDISC_STRESS_SECONDS:-30} run_one $t
+	fi
+done
+if [ "$steer_loaded" = 1 ]; then
+	# The unload sequence: disable the patch, let it go, rmmod.
+	bad=
+	echo 0 >$lp/enabled 2>/dev/null || bad="$bad disable"
+	i=0
+	while [ -d $lp ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -d $lp ] || bad="$bad patch-still-there"
+	rmmod ntpdisc || bad="$bad rmmod"
+	if [ -n "$bad" ]; then
+		echo "# steering phase: releasing ntpdisc failed:$bad"
+		fail=$((fail + 1))
+	fi
+fi
+echo "# steering phase: $(echo "$phase_start $(cut -d' ' -f1 /proc/uptime)" |
+	awk '{ printf "%.1f", $2 - $1 }') s"
 
 [ "$(tainted)" = "$taint0" ] || {
 	echo "# kernel taint changed: $taint0 -> $(tainted) (oops or warning)"
