@@ -493,22 +493,10 @@ static void lp_output(struct ntpdisc_output *out)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&lp.lock, flags);
-	out->tick_length = discipline_tick_length(disc);
-	out->tick_length_base = disc->tick_length_base;
-	out->second_length = discipline_second_length(disc);
-	out->phase_adj = disc->phase_adj;
-	out->adjtime_adj = disc->adjtime_adj;
-	out->time_offset = disc->time_offset;
-	out->time_freq = disc->time_freq;
-	out->time_adjust = disc->time_adjust;
-	out->next_leap_sec = disc->next_leap_sec == TIME64_MAX ?
-			     -1 : disc->next_leap_sec;
+	ntpdisc_fill_output(disc, out);
 	out->updates = lp.seconds;
-	out->time_state = disc->time_state;
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	out->last_second = ktime_get_real_seconds();
-	out->hz = DISC_HZ;
-	out->steer = NTPDISC_STEER_LIVEPATCH;
 	if (lp.stall_reported)
 		out->flags |= NTPDISC_OUTPUT_STALLED;
 }

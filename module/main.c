@@ -115,6 +115,28 @@ bool ntpdisc_may_set_time(void)
 	return capable(CAP_SYS_TIME);
 }
 
+/**
+ * ntpdisc_fill_output() - report a discipline's output
+ * @disc: the discipline, held still by the caller
+ * @out: filled in, except for what only the actuator knows
+ */
+void ntpdisc_fill_output(const struct discipline *disc,
+			 struct ntpdisc_output *out)
+{
+	out->tick_length = discipline_tick_length(disc);
+	out->tick_length_base = disc->tick_length_base;
+	out->second_length = discipline_second_length(disc);
+	out->phase_adj = disc->phase_adj;
+	out->adjtime_adj = disc->adjtime_adj;
+	out->time_offset = disc->time_offset;
+	out->time_freq = disc->time_freq;
+	out->time_adjust = disc->time_adjust;
+	out->next_leap_sec = disc->next_leap_sec == TIME64_MAX ?
+			     -1 : disc->next_leap_sec;
+	out->time_state = disc->time_state;
+	out->hz = DISC_HZ;
+}
+
 static struct ntpdisc_dev *to_ntpdisc_dev(struct posix_clock *clock)
 {
 	return container_of(clock, struct ntpdisc_dev, clock);
@@ -162,6 +184,7 @@ static long ntpdisc_ioctl_output(const struct ntpdisc_actuator *actuator,
 
 	memset(&out, 0, sizeof(out));
 	actuator->output(&out);
+	out.steer = actuator->steer;
 	if (copy_to_user(arg, &out, sizeof(out)))
 		return -EFAULT;
 	return 0;

@@ -49,5 +49,7 @@ extern const struct ntpdisc_actuator ntpdisc_livepatch;
 #endif
 
 bool ntpdisc_may_set_time(void);
+void ntpdisc_fill_output(const struct discipline *disc,
+			 struct ntpdisc_output *out);
 
 #endif /* _NTPDISC_NTPDISC_H */

@@ -253,23 +253,11 @@ static void shadow_output(struct ntpdisc_output *out)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&shadow.lock, flags);
-	out->tick_length = discipline_tick_length(disc);
-	out->tick_length_base = disc->tick_length_base;
-	out->second_length = discipline_second_length(disc);
-	out->phase_adj = disc->phase_adj;
-	out->adjtime_adj = disc->adjtime_adj;
-	out->time_offset = disc->time_offset;
-	out->time_freq = disc->time_freq;
-	out->time_adjust = disc->time_adjust;
-	out->next_leap_sec = disc->next_leap_sec == TIME64_MAX ?
-			     -1 : disc->next_leap_sec;
+	ntpdisc_fill_output(disc, out);
 	out->last_second = shadow.last_second;
 	out->updates = shadow.updates;
 	out->clock_sets = shadow.clock_sets;
-	out->time_state = disc->time_state;
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
-	out->hz = DISC_HZ;
-	out->steer = NTPDISC_STEER_NONE;
 }
 
 static void shadow_prepare(const struct discipline_handover *from)
