@@ -27,6 +27,7 @@
 #                      disabled, its transition waited for, and the module
 #                      removed. If the module has no livepatch actuator,
 #                      the steering binaries are reported as skipped.
+# or ntpdisc_selftest.steer=livepatch on the guest's kernel command line.
 # NTPDISC_STRESS_SECONDS sets the stress test's length (default 30).
 # Only the guest's clock is changed: never run this on a real machine.
 
@@ -34,9 +35,13 @@ cd "$(dirname "$0")" || exit 1
 
 tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
 ntpdisc_leap ntpdisc_random"
-steer_tests="ntpdisc_steer ntpdisc_phase"
+steer_tests="ntpdisc_steer ntpdisc_phase ntpdisc_step ntpdisc_leapclock
+ntpdisc_stress"
 ntests=$(($(echo $tests | wc -w) + 1 + $(echo $steer_tests | wc -w)))
-steer=${NTPDISC_STEER:-kernel}
+# Or from the guest's kernel command line (guest-run.sh --append).
+steer=${NTPDISC_STEER:-$(sed -n 's/.*\bntpdisc_selftest\.steer=\([a-z]*\).*/\1/p' \
+	/proc/cmdline 2>/dev/null)}
+steer=${steer:-kernel}
 case $steer in
 kernel | livepatch) ;;
 *)
