@@ -421,10 +421,11 @@ static void *spin_thread(void *arg)
 
 /*
  * Run every timer at @tick; with @spin, all threads share one CPU with a
- * busy thread, so that CPU's tick keeps running. Returns the failures.
+ * busy thread, so that CPU's tick keeps running. Returns the failures;
+ * @late counts those that only came late.
  */
 static int run_timers(struct __test_metadata *_metadata, long tick, bool spin,
-		      double late_max_s)
+		      double late_max_s, int *late)
 {
 	struct tjob j[NTIMER];
 	pthread_t th[NTIMER], sp;
@@ -473,21 +474,45 @@ static int run_timers(struct __test_metadata *_metadata, long tick, bool spin,
 			nd_log("FAIL: %s: %s", tname[i], strerror(j[i].err));
 			bad++;
 		} else if (got < want - EARLY_MAX_S ||
-			   got > want + late_max_s ||
 			   mono < (SLEEP_NS - ND_US(10)) / 1e9) {
-			nd_log("FAIL: %s: expected %.6f .. %.6f s raw, >= 2 s MONOTONIC",
-			       tname[i], want - EARLY_MAX_S, want + late_max_s);
+			nd_log("FAIL: %s: early: expected >= %.6f s raw, >= 2 s MONOTONIC",
+			       tname[i], want - EARLY_MAX_S);
 			bad++;
+		} else if (got > want + late_max_s) {
+			nd_log("%s: late: expected <= %.6f s raw", tname[i],
+			       want + late_max_s);
+			(*late)++;
 		}
 	}
 	return bad;
 }
 
+/*
+ * Early is always wrong. Late may be the guest stalling on a loaded host
+ * (then every thread comes late together): try again, twice at most.
+ */
+static void sleep_test(struct __test_metadata *_metadata, long tick, bool spin,
+		       double late_max_s)
+{
+	int tries, bad, late;
+
+	for (tries = 1; tries <= 3; tries++) {
+		late = 0;
+		bad = run_timers(_metadata, tick, spin, late_max_s, &late);
+		if (bad || !late)
+			break;
+		nd_log("%d late: the guest may have stalled (try %d of 3)",
+		       late, tries);
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, late);
+	EXPECT_EQ(0, nd_sys_freq_tick(0, 10000));
+}
+
 /* -10%: the clockevent fires early and hrtimers re-arm: exact. */
 TEST_F_TIMEOUT(steer, timers_slow, 60)
 {
-	EXPECT_EQ(0, run_timers(_metadata, 9000, false, LATE_MAX_S));
-	EXPECT_EQ(0, nd_sys_freq_tick(0, 10000));
+	sleep_test(_metadata, 9000, false, LATE_MAX_S);
 }
 
 /*
@@ -497,8 +522,7 @@ TEST_F_TIMEOUT(steer, timers_slow, 60)
  */
 TEST_F_TIMEOUT(steer, timers_fast, 60)
 {
-	EXPECT_EQ(0, run_timers(_metadata, 11000, true, LATE_MAX_S));
-	EXPECT_EQ(0, nd_sys_freq_tick(0, 10000));
+	sleep_test(_metadata, 11000, true, LATE_MAX_S);
 }
 
 /*
@@ -508,9 +532,8 @@ TEST_F_TIMEOUT(steer, timers_fast, 60)
  */
 TEST_F_TIMEOUT(steer, timers_fast_idle, 60)
 {
-	EXPECT_EQ(0, run_timers(_metadata, 11000, false,
-				SLEEP_NS / 1e9 * (1 - 1 / 1.1) + LATE_MAX_S));
-	EXPECT_EQ(0, nd_sys_freq_tick(0, 10000));
+	sleep_test(_metadata, 11000, false,
+		   SLEEP_NS / 1e9 * (1 - 1 / 1.1) + LATE_MAX_S);
 }
 
 static void __attribute__((constructor)) steer_init(void)
