@@ -36,6 +36,10 @@ apt_update() {
 
 series=${*:-${TESTBED_KSERIES:-6.1 6.12}}
 
+# Series, not releases: a KVER given to make (say, a 6.12 release) must not
+# turn the 6.1 setup into an apt install of that release's headers.
+unset KVER
+
 # Fresh containers have no apt lists, so the guest version (which comes from
 # the archive's linux-image-amd64) may need an update first.
 kver=$("$top/scripts/guest-kver.sh" 6.1 2>/dev/null) || {
