@@ -115,12 +115,24 @@ lint-sparse: kdir
 check:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) scripts/check.sh
 
-# Payload for the selftests: module, static test binaries, guest runner.
-payload: module selftests
+# The selftests' own test module (an atomic-replace livepatch), per kernel.
+test-module-kver: kdir
+	rm -rf build/$(KVER)-test_replace
+	mkdir -p build/$(KVER)-test_replace
+	cp selftests/ntpdisc/test_replace/Kbuild \
+		selftests/ntpdisc/test_replace/*.c build/$(KVER)-test_replace/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/$(KVER)-test_replace modules
+
+# Payload for the selftests: module, static test binaries, the CLI and the
+# test module, guest runner.
+payload: module selftests tools test-module-kver
 	rm -rf $(OUT)/payload
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC) \
 		DESTDIR=$(OUT)/payload/tests install
 	cp ntpdisc.ko $(OUT)/payload/
+	cp build/tools/ntpdisc \
+		build/$(KVER)-test_replace/ntpdisc_test_replace.ko \
+		$(OUT)/payload/tests/
 	cp scripts/payload-run.sh $(OUT)/payload/run.sh
 
 guest:
@@ -148,4 +160,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

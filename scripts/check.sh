@@ -153,7 +153,8 @@ selftest_guest guest "$kver" "$out/payload"
 for s in $kseries; do
 	[ "$s" != 6.1 ] || continue
 	k=$(scripts/guest-kver.sh "$s")
-	step "build-$s" "$MAKE" --no-print-directory KVER="$k" module-kver
+	step "build-$s" "$MAKE" --no-print-directory KVER="$k" module-kver \
+		test-module-kver
 	if [ "$step_rc" -ne 0 ]; then
 		failed "module build for $k"
 		continue
@@ -161,6 +162,7 @@ for s in $kseries; do
 	rm -rf "$out/payload-$s"
 	cp -r "$out/payload" "$out/payload-$s"
 	cp "build/$k/ntpdisc.ko" "$out/payload-$s/ntpdisc.ko"
+	cp "build/$k-test_replace/ntpdisc_test_replace.ko" "$out/payload-$s/tests/"
 	selftest_guest "guest-$s" "$k" "$out/payload-$s"
 done
 

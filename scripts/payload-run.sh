@@ -4,4 +4,6 @@
 # selftests' runner loads the module and prints kselftest TAP.
 set -eu
 export NTPDISC_KO="$PWD/ntpdisc.ko"
+# The steering selftests measure the clock with ntpdisc in charge.
+export NTPDISC_STEER="${NTPDISC_STEER:-livepatch}"
 exec sh tests/run_guest.sh

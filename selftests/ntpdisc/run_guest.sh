@@ -37,7 +37,7 @@ tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
 ntpdisc_leap ntpdisc_random"
 steer_tests="ntpdisc_steer ntpdisc_phase ntpdisc_step ntpdisc_leapclock
 ntpdisc_stress"
-ntests=$(($(echo $tests | wc -w) + 1 + $(echo $steer_tests | wc -w)))
+ntests=$(($(echo $tests | wc -w) + 2 + $(echo $steer_tests | wc -w)))
 # Or from the guest's kernel command line (guest-run.sh --append).
 steer=${NTPDISC_STEER:-$(sed -n 's/.*\bntpdisc_selftest\.steer=\([a-z]*\).*/\1/p' \
 	/proc/cmdline 2>/dev/null)}
@@ -249,6 +249,25 @@ if [ "$steer_loaded" = 1 ]; then
 fi
 echo "# steering phase: $(echo "$phase_start $(cut -d' ' -f1 /proc/uptime)" |
 	awk '{ printf "%.1f", $2 - $1 }') s"
+
+# Lifecycle phase: "ntpdisc load" / "ntpdisc release" with the CLI, twenty
+# cycles, the RTC, the device beside the system call, and another
+# livepatch replacing ntpdisc's. Only where the livepatch actuator runs.
+t=ntpdisc_takeover
+if [ "$steer" != livepatch ] || [ -n "$skip_steer" ]; then
+	n=$((n + 1))
+	echo "ok $n selftests: ntpdisc: $t # SKIP needs NTPDISC_STEER=livepatch${skip_steer:+ ($skip_steer)}"
+elif grep -qw ntpdisc /proc/modules; then
+	n=$((n + 1))
+	echo "not ok $n selftests: ntpdisc: $t # ntpdisc still loaded"
+	fail=$((fail + 1))
+else
+	NTPDISC_KO=$(cd "$(dirname "$ko")" && pwd)/$(basename "$ko")
+	NTPDISC_CLI=$PWD/ntpdisc
+	NTPDISC_TEST_REPLACE_KO=$PWD/ntpdisc_test_replace.ko
+	export NTPDISC_KO NTPDISC_CLI NTPDISC_TEST_REPLACE_KO
+	run_one $t
+fi
 
 [ "$(tainted)" = "$taint0" ] || {
 	echo "# kernel taint changed: $taint0 -> $(tainted) (oops or warning)"
