@@ -121,7 +121,8 @@ TEST(boot_state)
 	EXPECT_EQ(TIME_OK, o.time_state);
 	EXPECT_EQ(ND_HZ, o.hz);
 	EXPECT_EQ(NTPDISC_STEER_NONE, o.steer);
-	for (i = 0; i < 9; i++)
+	EXPECT_EQ(0, o.flags);
+	for (i = 0; i < ARRAY_SIZE(o.reserved); i++)
 		EXPECT_EQ(0, o.reserved[i]);
 	now = nd_now_ns(CLOCK_REALTIME) / ND_NSEC_PER_SEC;
 	EXPECT_LE(now - 2, o.last_second);
