@@ -57,6 +57,12 @@
 #define LATE_MAX	ND_MSEC(600)
 #define MAXTUP		32
 #define MAXJUMP		8
+/*
+ * A run that fails after the guest stalled this long (a loaded host) is
+ * run again, twice at most.
+ */
+#define STALL_NS	ND_MSEC(50)
+#define TRIES		3
 
 static __s64 M;		/* the midnight, s */
 static __s64 off;	/* REALTIME - MONOTONIC before the leap, ns */
@@ -110,6 +116,7 @@ struct seen {
 	__s64 off_pre, taioff_pre;	/* REALTIME - RAW, TAI - REALTIME */
 	__s64 taioff_post;
 	bool have_pre, have_post;
+	__s64 max_gap;		/* longest time between two reads */
 };
 
 static void edge(struct seen *s, __s64 from, __s64 to)
@@ -146,7 +153,7 @@ static void watch(struct seen *s, int from_ms, int to_ms)
 {
 	__s64 end = mono_of(to_ms), raw, raw2, real, tai, mono, adv;
 	__s64 half = ND_SEC(M) - ND_MSEC(500), ladj = 0, o, goff = 0;
-	__s64 lreal = 0, ltai = 0, lmono = 0, lraw = 0;
+	__s64 lreal = 0, ltai = 0, lmono = 0, lraw = 0, lraw2 = 0, adv2;
 	bool first = true, gfirst = true;
 
 	memset(s, 0, sizeof(*s));
@@ -158,8 +165,17 @@ static void watch(struct seen *s, int from_ms, int to_ms)
 		mono = nd_now_ns(CLOCK_MONOTONIC);
 		raw2 = nd_now_ns(CLOCK_MONOTONIC_RAW);
 		s->samples++;
-		/* REALTIME's advance beyond MONOTONIC_RAW's: a step. */
+		/*
+		 * REALTIME's advance beyond MONOTONIC_RAW's: a step. Against
+		 * the RAW read before and the one after, the smaller: a stall
+		 * between two reads is not a step.
+		 */
 		adv = (real - lreal) - (raw - lraw);
+		adv2 = (real - lreal) - (raw2 - lraw2);
+		if (llabs(adv2) < llabs(adv))
+			adv = adv2;
+		if (!first && raw - lraw > s->max_gap)
+			s->max_gap = raw - lraw;
 		if (!first) {
 			if (real < lreal) {
 				edge(s, lreal, real);
@@ -178,6 +194,7 @@ static void watch(struct seen *s, int from_ms, int to_ms)
 				s->passes++;
 		}
 		lraw = raw;
+		lraw2 = raw2;
 		lreal = real;
 		ltai = tai;
 		lmono = mono;
@@ -347,8 +364,8 @@ FIXTURE_TEARDOWN(leap)
 	EXPECT_EQ(0, clock_settime(CLOCK_REALTIME, &ts));
 }
 
-static void run_leap(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(leap) * self, bool insert)
+static int run_leap(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(leap) * self, bool insert, __s64 *stall)
 {
 	static struct seen s;
 	const int dir = insert ? 1 : -1;
@@ -394,8 +411,13 @@ static void run_leap(struct __test_metadata *_metadata,
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 
+	*stall = s.max_gap;
 	/* Clear the flag: TIME_OK from the next second. */
-	EXPECT_EQ(TIME_WAIT, write_status(0));
+	ret = write_status(0);
+	if (ret != TIME_WAIT) {
+		nd_log("FAIL: clearing the flag returned %d, not TIME_WAIT", ret);
+		bad++;
+	}
 	nd_sleep_next_frac(ND_MSEC(300));
 	memset(&tx, 0, sizeof(tx));
 	ret = sys_call(&tx);
@@ -495,18 +517,38 @@ static void run_leap(struct __test_metadata *_metadata,
 			bad++;
 		}
 	}
+	if (s.max_gap > STALL_NS)
+		nd_log("the guest stalled for up to %.0f ms", s.max_gap / 1e6);
+	return bad;
+}
+
+static void leap_test(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(leap) * self, bool insert)
+{
+	__s64 stall;
+	int tries, bad;
+
+	for (tries = 1; tries <= TRIES; tries++) {
+		stall = 0;
+		bad = run_leap(_metadata, self, insert, &stall);
+		nd_log_flush();
+		if (!bad || stall < STALL_NS || tries == TRIES)
+			break;
+		nd_log("the guest stalled for %.0f ms: trying again (%d of %d)",
+		       stall / 1e6, tries + 1, TRIES);
+	}
 	EXPECT_EQ(0, bad);
 }
 
-TEST_F_TIMEOUT(leap, insert, 60)
+TEST_F_TIMEOUT(leap, insert, 90)
 {
 	nd_print_context("leapclock");
-	run_leap(_metadata, self, true);
+	leap_test(_metadata, self, true);
 }
 
-TEST_F_TIMEOUT(leap, delete, 60)
+TEST_F_TIMEOUT(leap, delete, 90)
 {
-	run_leap(_metadata, self, false);
+	leap_test(_metadata, self, false);
 }
 
 static void __attribute__((constructor)) leap_init(void)

@@ -53,6 +53,12 @@
  * (nothing, unless the guest stalled just then).
  */
 #define PHASE_TOL_NS	ND_US(10)
+/*
+ * A run that fails after the guest stalled this long (a loaded host) is
+ * run again, twice at most.
+ */
+#define STALL_NS	ND_MSEC(50)
+#define TRIES		3
 
 static const double fracs[] = { 0.5, 0.93 };
 #define NFRAC	ARRAY_SIZE(fracs)
@@ -81,6 +87,8 @@ struct run {
 	int kmax;		/* follow this many updates */
 	__s64 c[NSEC_MAX + 2];	/* ns slewed in the second after update k */
 	int nu, ns, discarded;
+	bool timed_out;
+	__s64 max_gap;		/* longest time between two polls */
 	struct upd u[MAXUPD];
 	struct sample s[MAXSAMP];
 };
@@ -225,6 +233,8 @@ static void follow(struct __test_metadata *_metadata, struct run *r,
 	for (;;) {
 		ret = poll_state(modes, &tx, &r1);
 		ASSERT_LE(0, ret);
+		if (r1 - last_ok > r->max_gap)
+			r->max_gap = r1 - last_ok;
 		if (tx.maxerror != cur) {
 			ASSERT_GT(MAXUPD, r->nu);
 			add_update(r, &tx, ret, last_ok, r1);
@@ -232,7 +242,10 @@ static void follow(struct __test_metadata *_metadata, struct run *r,
 		}
 		last_ok = r1;
 		now = nd_now_ns(CLOCK_REALTIME);
-		ASSERT_GT(deadline, now);
+		if (now > deadline) {
+			r->timed_out = true;
+			break;
+		}
 		sec = now / ND_NSEC_PER_SEC;
 		for (i = 0; i < (int)NFRAC && r->nu; i++) {
 			if (done[i] == sec ||
@@ -307,10 +320,14 @@ static int check_curve(const struct run *r, const char *what)
 		       what, merged, r->discarded);
 	nd_log("%s: %d samples, worst phase error %+.2f us (tolerance %.1f us at most)",
 	       what, r->ns, worst / 1e3, wtol / 1e3);
-	if (r->ns < r->kmax) {
-		nd_log("FAIL: %s: only %d samples", what, r->ns);
+	if (r->ns < r->kmax || r->timed_out) {
+		nd_log("FAIL: %s: only %d samples%s", what, r->ns,
+		       r->timed_out ? ", timed out" : "");
 		bad++;
 	}
+	if (r->max_gap > STALL_NS)
+		nd_log("%s: the guest stalled for up to %.0f ms", what,
+		       r->max_gap / 1e6);
 	return bad;
 }
 
@@ -344,8 +361,8 @@ static __s64 model_readback(__s64 offset_ns, int k)
 	return nd_offset_readback(model_time_offset(offset_ns, k), true);
 }
 
-static void pll_run(struct __test_metadata *_metadata, bool freqhold,
-		    int nsec)
+static int pll_run(struct __test_metadata *_metadata, bool freqhold,
+		   int nsec, __s64 *stall)
 {
 	static struct run r;
 	const char *what = freqhold ? "PLL+FREQHOLD" : "PLL";
@@ -382,7 +399,10 @@ static void pll_run(struct __test_metadata *_metadata, bool freqhold,
 	r.sec_call = tx.time.tv_sec;
 	r.freq_ppm = tx.freq / 65536.0;
 	r.max0 = tx.maxerror;
-	EXPECT_EQ(OFFSET_NS, tx.offset);
+	if (tx.offset != OFFSET_NS) {
+		nd_logb("FAIL: offset read back %ld", tx.offset);
+		bad++;
+	}
 	if (freqhold) {
 		want_freq = 0;
 	} else {
@@ -400,9 +420,13 @@ static void pll_run(struct __test_metadata *_metadata, bool freqhold,
 		what, OFFSET_NS, nd_frac_ns(tx.time.tv_usec) / 1e9, r.drift);
 	nd_logb("%s: freq read back %ld (%.4f ppm), expected %lld", what,
 		tx.freq, r.freq_ppm, (long long)want_freq);
-	EXPECT_EQ(want_freq, tx.freq);
+	if (tx.freq != want_freq) {
+		nd_logb("FAIL: %s: frequency", what);
+		bad++;
+	}
 
 	follow(_metadata, &r, 0, raw1);
+	*stall = r.max_gap;
 	nd_log_flush();
 
 	for (k = 0; k < r.nu; k++) {
@@ -417,7 +441,8 @@ static void pll_run(struct __test_metadata *_metadata, bool freqhold,
 		}
 	}
 	bad += check_curve(&r, what);
-	ASSERT_LT(0, r.ns);
+	if (!r.ns)
+		return bad + 1;
 
 	/* Most of the 20 ms is in, and near the nominal curve. */
 	last = &r.s[r.ns - 1];
@@ -427,27 +452,56 @@ static void pll_run(struct __test_metadata *_metadata, bool freqhold,
 	nd_log("after %.1f s: %.3f ms of %.3f ms applied (%.1f%%), nominal %.3f ms",
 	       (last->raw - r.raw0) / 1e9, moved / 1e6, OFFSET_NS / 1e6,
 	       moved * 100 / OFFSET_NS, nominal / 1e6);
-	EXPECT_LT(OFFSET_NS * 0.9, moved);
-	EXPECT_GT(OFFSET_NS + PHASE_TOL_NS, moved);
+	if (moved < OFFSET_NS * 0.9 || moved > OFFSET_NS + PHASE_TOL_NS) {
+		nd_log("FAIL: %s: expected 90%% to 100%% of the offset", what);
+		bad++;
+	}
+	return bad;
+}
+
+/* Run @fn again, twice at most, when it failed after a stall. */
+static void with_retries(struct __test_metadata *_metadata,
+			 int (*fn)(struct __test_metadata *, bool, __s64 *),
+			 bool arg)
+{
+	__s64 stall;
+	int tries, bad;
+
+	for (tries = 1; tries <= TRIES; tries++) {
+		stall = 0;
+		bad = fn(_metadata, arg, &stall);
+		if (!bad || stall < STALL_NS || tries == TRIES)
+			break;
+		nd_log("the guest stalled for %.0f ms: trying again (%d of %d)",
+		       stall / 1e6, tries + 1, TRIES);
+		ASSERT_EQ(0, nd_sys_reset());
+	}
 	EXPECT_EQ(0, bad);
 }
 
-TEST_F_TIMEOUT(phase, pll_freqhold, 60)
+static int pll12(struct __test_metadata *_metadata, bool freqhold,
+		 __s64 *stall)
 {
-	nd_print_context("phase");
-	pll_run(_metadata, true, 12);
+	return pll_run(_metadata, freqhold, 12, stall);
 }
 
-TEST_F_TIMEOUT(phase, pll, 60)
+TEST_F_TIMEOUT(phase, pll_freqhold, 120)
 {
-	pll_run(_metadata, false, 12);
+	nd_print_context("phase");
+	with_retries(_metadata, pll12, true);
+}
+
+TEST_F_TIMEOUT(phase, pll, 120)
+{
+	with_retries(_metadata, pll12, false);
 }
 
 /*
  * adjtime(3) (glibc: adjtimex ADJ_OFFSET_SINGLESHOT) of 8 ms: 500 us in
  * each of 16 seconds, then nothing.
  */
-TEST_F_TIMEOUT(phase, adjtime_singleshot, 60)
+static int adjtime_run(struct __test_metadata *_metadata, bool unused,
+		       __s64 *stall)
 {
 	struct timeval delta = { .tv_sec = 0, .tv_usec = 8000 }, old;
 	const struct sample *a = NULL, *b = NULL;
@@ -468,17 +522,20 @@ TEST_F_TIMEOUT(phase, adjtime_singleshot, 60)
 	p1 = phase_now(&raw1);
 	r.phase0 = (r.phase0 + p1) / 2;
 	r.raw0 = (r.raw0 + raw1) / 2;
-	EXPECT_EQ(0, old.tv_sec);
-	EXPECT_EQ(0, old.tv_usec);
 	ASSERT_LE(0, poll_state(ADJ_OFFSET_SS_READ, &tx, &raw1));
 	r.sec_call = tx.time.tv_sec;
 	r.max0 = tx.maxerror;
-	EXPECT_EQ(8000, tx.offset);
+	if (old.tv_sec || old.tv_usec || tx.offset != 8000) {
+		nd_logb("FAIL: adjtime: old %ld.%06ld, read back %ld us",
+			(long)old.tv_sec, (long)old.tv_usec, tx.offset);
+		bad++;
+	}
 	nd_logb("adjtime 8000 us at +%.3f s (read back %ld us); drift at rest %+.4f ppm",
 		nd_frac_ns(nd_now_ns(CLOCK_REALTIME)) / 1e9, tx.offset,
 		r.drift);
 
 	follow(_metadata, &r, ADJ_OFFSET_SS_READ, raw1);
+	*stall = r.max_gap;
 	nd_log_flush();
 
 	for (k = 0; k < r.nu; k++) {
@@ -490,7 +547,8 @@ TEST_F_TIMEOUT(phase, adjtime_singleshot, 60)
 		}
 	}
 	bad += check_curve(&r, "adjtime");
-	ASSERT_LT(0, r.ns);
+	if (!r.ns)
+		return bad + 1;
 
 	/* The rate over about 3 s of the slew, and the whole 8 ms. */
 	for (i = 0; i < r.ns; i++) {
@@ -502,7 +560,10 @@ TEST_F_TIMEOUT(phase, adjtime_singleshot, 60)
 		else if (!b || r.s[i].raw - a->raw < ND_SEC(3))
 			b = &r.s[i];
 	}
-	ASSERT_TRUE(a && b);
+	if (!a || !b) {
+		nd_log("FAIL: adjtime: no samples 3 s apart in the slew");
+		return bad + 1;
+	}
 	rate = (double)(b->ph - a->ph) / (double)(b->raw - a->raw) * 1e6 -
 	       r.drift;
 	moved = moved_ns(&r, &r.s[r.ns - 1]);
@@ -510,12 +571,23 @@ TEST_F_TIMEOUT(phase, adjtime_singleshot, 60)
 	       (b->raw - a->raw) / 1e9);
 	nd_log("%.1f us slewed in all (8000 if updates were on the boundaries)",
 	       moved / 1e3);
-	EXPECT_GT(0.5, fabs(rate - 500));
-	EXPECT_EQ(0, bad);
+	if (fabs(rate - 500) > 0.5) {
+		nd_log("FAIL: adjtime: slew rate");
+		bad++;
+	}
 	/* Nothing left: adjtime(NULL, &old) reads 0. */
 	ASSERT_EQ(0, adjtime(NULL, &old));
-	EXPECT_EQ(0, old.tv_sec);
-	EXPECT_EQ(0, old.tv_usec);
+	if (old.tv_sec || old.tv_usec) {
+		nd_log("FAIL: adjtime: %ld.%06ld left at the end",
+		       (long)old.tv_sec, (long)old.tv_usec);
+		bad++;
+	}
+	return bad;
+}
+
+TEST_F_TIMEOUT(phase, adjtime_singleshot, 120)
+{
+	with_retries(_metadata, adjtime_run, false);
 }
 
 static void __attribute__((constructor)) phase_init(void)
