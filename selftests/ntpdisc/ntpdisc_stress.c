@@ -39,8 +39,9 @@
  *    adjustment(): xtime_nsec -= offset), and the COARSE clocks read that
  *    accumulated time: back by up to a tick (4 ms) times the change of
  *    rate, 80 us for tick 9900 to 10100, hundreds of thousands of times in
- *    30 s. Upstream addressed it in 2025 ("timekeeping: Prevent coarse
- *    clocks going backwards"). Held to COARSE_BACK_MAX.
+ *    30 s, on Debian's 6.1 and 6.12.117 alike. Discussed upstream in 2025
+ *    ("timekeeping: Prevent coarse clocks going backwards"). Held to
+ *    COARSE_BACK_MAX.
  *
  * With the discipline replaced by ntpdisc the timekeeper is the same, and
  * so are both. What every clock did is printed.
