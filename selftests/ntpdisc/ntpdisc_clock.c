@@ -42,7 +42,7 @@ __u64 nd_rdtsc(void)
 #endif
 }
 
-static __s64 read_clk(const struct nd_clk *c)
+__s64 nd_read_clk(const struct nd_clk *c)
 {
 	struct timespec ts;
 
@@ -62,7 +62,7 @@ void nd_xsample(const struct nd_clk *c, int tries, struct nd_xs *s)
 	s->width = ~0ULL;
 	for (i = 0; i < tries; i++) {
 		a = nd_rdtsc();
-		v = read_clk(c);
+		v = nd_read_clk(c);
 		b = nd_rdtsc();
 		if (b - a < s->width) {
 			s->width = b - a;

@@ -39,6 +39,9 @@ struct nd_clk {
 	const char *name;
 };
 
+/* One reading of @c in ns, through the vDSO or the system call. */
+__s64 nd_read_clk(const struct nd_clk *c);
+
 /* A clock reading and the TSC at its middle. */
 struct nd_xs {
 	__u64 tsc;

@@ -263,16 +263,6 @@ struct reader {
 	int bad_rate;
 };
 
-static __s64 read_clk(const struct nd_clk *c)
-{
-	struct timespec ts;
-
-	if (c->sys)
-		syscall(SYS_clock_gettime, c->id, &ts);
-	else
-		clock_gettime(c->id, &ts);
-	return (__s64)ts.tv_sec * ND_NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static void *reader_thread(void *arg)
 {
@@ -284,10 +274,10 @@ static void *reader_thread(void *arg)
 	r->rate_lo = 2;
 	r->rate_hi = 0;
 	for (k = 0; k < NR; k++)
-		last[k] = read_clk(&rclk[k]);
+		last[k] = nd_read_clk(&rclk[k]);
 	while (!stopped()) {
 		for (k = 0; k < NR; k++)
-			v[k] = read_clk(&rclk[k]);
+			v[k] = nd_read_clk(&rclk[k]);
 		for (k = 0; k < NR; k++) {
 			d = last[k] - v[k];
 			if (d > 0) {
