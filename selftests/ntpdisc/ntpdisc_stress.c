@@ -263,7 +263,6 @@ struct reader {
 	int bad_rate;
 };
 
-
 static void *reader_thread(void *arg)
 {
 	struct reader *r = arg;
