@@ -107,6 +107,7 @@ struct discipline {
  * @constant:  time constant, as adjtimex(2) reads it back
  * @maxerror:  maximum error, us
  * @esterror:  estimated error, us
+ * @tai:       TAI - UTC, s (only for actuators that keep it themselves)
  */
 struct discipline_handover {
 	long tick_usec;
@@ -115,6 +116,7 @@ struct discipline_handover {
 	long constant;
 	long maxerror;
 	long esterror;
+	int tai;
 };
 
 void discipline_init(struct discipline *disc);

@@ -14,11 +14,16 @@
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/kdev_t.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/posix-clock.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+
+#ifdef CONFIG_X86_TSC
+#include <asm/tsc.h>
+#endif
 
 #include "ntpdisc.h"
 
@@ -29,7 +34,7 @@ static char *steer = "none";
 #endif
 module_param(steer, charp, 0444);
 MODULE_PARM_DESC(steer,
-		 "actuator: livepatch (take over the kernel's NTP code, the default where built) or none (shadow, touches no clock)");
+		 "actuator: livepatch (take over the kernel's NTP code, the default where built), clocksource (steer a clocksource of ntpdisc's) or none (shadow, touches no clock)");
 
 /*
  * The kernel discipline's state, handed over by the loader ("ntpdisc
@@ -56,16 +61,28 @@ MODULE_PARM_DESC(adopt_maxerror, "maximum error (us) to start from");
 static long adopt_esterror = DISC_PHASE_LIMIT;
 module_param(adopt_esterror, long, 0444);
 MODULE_PARM_DESC(adopt_esterror, "estimated error (us) to start from");
+static int adopt_tai;
+module_param(adopt_tai, int, 0444);
+MODULE_PARM_DESC(adopt_tai, "TAI - UTC (s) to start from (steer=clocksource)");
 
 #ifdef NTPDISC_LIVEPATCH
-#define NTPDISC_STEER_BUILT	"livepatch, none"
+#define NTPDISC_STEER_LP	"livepatch, "
 #else
-#define NTPDISC_STEER_BUILT	"none"
+#define NTPDISC_STEER_LP	""
 #endif
+#ifdef NTPDISC_CLOCKSOURCE
+#define NTPDISC_STEER_CS	"clocksource, "
+#else
+#define NTPDISC_STEER_CS	""
+#endif
+#define NTPDISC_STEER_BUILT	NTPDISC_STEER_LP NTPDISC_STEER_CS "none"
 
 static const struct ntpdisc_actuator *const ntpdisc_actuators[] = {
 #ifdef NTPDISC_LIVEPATCH
 	&ntpdisc_livepatch,
+#endif
+#ifdef NTPDISC_CLOCKSOURCE
+	&ntpdisc_clocksource,
 #endif
 	&ntpdisc_shadow,
 };
@@ -190,6 +207,51 @@ static long ntpdisc_ioctl_output(const struct ntpdisc_actuator *actuator,
 	return 0;
 }
 
+static long ntpdisc_ioctl_release(const struct ntpdisc_actuator *actuator)
+{
+	if (!actuator->release)
+		return -EOPNOTSUPP;
+	if (!ntpdisc_may_set_time())
+		return -EPERM;
+	return actuator->release();
+}
+
+/*
+ * The hardware counter beside the system clocks, for measuring steering.
+ * Interrupts are off so the reading's width is only the reading.
+ */
+static long ntpdisc_ioctl_sample(void __user *arg)
+{
+#ifdef CONFIG_X86_TSC
+	struct ntpdisc_sample sample;
+	unsigned long flags;
+	ktime_t mono, offs;
+	u64 t0, t1;
+
+	if (!tsc_khz)
+		return -EOPNOTSUPP;
+	memset(&sample, 0, sizeof(sample));
+	do {
+		offs = ktime_mono_to_any(0, TK_OFFS_REAL);
+		local_irq_save(flags);
+		t0 = rdtsc_ordered();
+		mono = ktime_get();
+		t1 = rdtsc_ordered();
+		local_irq_restore(flags);
+	} while (ktime_compare(offs, ktime_mono_to_any(0, TK_OFFS_REAL)));
+	sample.raw_ns = mul_u64_u32_div(t0 + (t1 - t0) / 2, USEC_PER_SEC,
+					tsc_khz);
+	sample.mono_ns = ktime_to_ns(mono);
+	sample.real_ns = ktime_to_ns(ktime_add(mono, offs));
+	sample.width_ns = mul_u64_u32_div(t1 - t0, USEC_PER_SEC, tsc_khz);
+	if (copy_to_user(arg, &sample, sizeof(sample)))
+		return -EFAULT;
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static long ntpdisc_ioctl(struct posix_clock_context *pccontext,
 			  unsigned int cmd, unsigned long arg)
 {
@@ -201,6 +263,10 @@ static long ntpdisc_ioctl(struct posix_clock_context *pccontext,
 		return ntpdisc_ioctl_adjtimex(actuator, (void __user *)arg);
 	case NTPDISC_GET_OUTPUT:
 		return ntpdisc_ioctl_output(actuator, (void __user *)arg);
+	case NTPDISC_RELEASE:
+		return ntpdisc_ioctl_release(actuator);
+	case NTPDISC_GET_SAMPLE:
+		return ntpdisc_ioctl_sample((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -284,6 +350,7 @@ static int __init ntpdisc_init(void)
 		.constant = adopt_constant,
 		.maxerror = adopt_maxerror,
 		.esterror = adopt_esterror,
+		.tai = adopt_tai,
 	};
 
 	actuator = ntpdisc_find_actuator(steer);
@@ -292,6 +359,9 @@ static int __init ntpdisc_init(void)
 		       steer, NTPDISC_STEER_BUILT);
 		return -EINVAL;
 	}
+	/* The discipline still answers, steering nothing. */
+	if (actuator->usable && !actuator->usable())
+		actuator = &ntpdisc_shadow;
 
 	ret = alloc_chrdev_region(&ntpdisc_devt, 0, 1, "ntpdisc");
 	if (ret)

@@ -20,6 +20,8 @@
  * struct ntpdisc_actuator - one way of acting on the discipline's output
  * @name: the value of the steer= module parameter that selects it
  * @steer: NTPDISC_STEER_* reported in struct ntpdisc_output
+ * @usable: optional; whether this machine can run the actuator (says why
+ *	not in dmesg); if not, the shadow actuator runs instead
  * @prepare: set up the discipline, from @from when the loader handed the
  *	kernel's discipline over, else from the boot defaults; touches
  *	nothing else and cannot fail
@@ -27,6 +29,8 @@
  *	the last step, so that it is the only one that need not be undone;
  *	may fail
  * @stop: let go; undoes @start completely
+ * @release: optional; stop steering but keep answering, so that the
+ *	module can be removed; NTPDISC_RELEASE
  * @adjtimex: adjtimex(2) on the discipline, checks and privileges
  *	included; returns the clock state or a negative errno
  * @gettime: the discipline's CLOCK_REALTIME
@@ -35,9 +39,11 @@
 struct ntpdisc_actuator {
 	const char *name;
 	u32 steer;
+	bool (*usable)(void);
 	void (*prepare)(const struct discipline_handover *from);
 	int (*start)(void);
 	void (*stop)(void);
+	int (*release)(void);
 	int (*adjtimex)(struct __kernel_timex *txc);
 	void (*gettime)(struct timespec64 *ts);
 	void (*output)(struct ntpdisc_output *out);
@@ -46,6 +52,9 @@ struct ntpdisc_actuator {
 extern const struct ntpdisc_actuator ntpdisc_shadow;
 #ifdef NTPDISC_LIVEPATCH
 extern const struct ntpdisc_actuator ntpdisc_livepatch;
+#endif
+#ifdef NTPDISC_CLOCKSOURCE
+extern const struct ntpdisc_actuator ntpdisc_clocksource;
 #endif
 
 bool ntpdisc_may_set_time(void);

@@ -251,6 +251,31 @@ static void cmd_output(void)
 	       (unsigned long long)out.clock_sets);
 }
 
+static void cmd_sample(void)
+{
+	struct ntpdisc_sample sm;
+
+	if (use_kernel)
+		die(EXIT_USAGE, "sample: only ntpdisc takes samples");
+	open_device();
+	if (ioctl(dev_fd, NTPDISC_GET_SAMPLE, &sm))
+		die(EXIT_FAILED, "sample: %s", strerror(errno));
+	if (json) {
+		printf("{\"raw_ns\": %llu, \"monotonic_ns\": %lld, \"realtime_ns\": %lld, \"width_ns\": %u}\n",
+		       (unsigned long long)sm.raw_ns, (long long)sm.mono_ns,
+		       (long long)sm.real_ns, sm.width_ns);
+		return;
+	}
+	printf("raw counter: %llu.%09llu s\n",
+	       (unsigned long long)sm.raw_ns / 1000000000,
+	       (unsigned long long)sm.raw_ns % 1000000000);
+	printf("monotonic:   %lld.%09lld s\n", (long long)sm.mono_ns / 1000000000,
+	       (long long)sm.mono_ns % 1000000000);
+	printf("realtime:    %lld.%09lld s\n", (long long)sm.real_ns / 1000000000,
+	       (long long)sm.real_ns % 1000000000);
+	printf("width:       %u ns\n", sm.width_ns);
+}
+
 static noreturn void show_help(void)
 {
 	fputs("usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
@@ -264,8 +289,11 @@ static noreturn void show_help(void)
 	      "  leap insert|delete|cancel arm or disarm a leap second\n"
 	      "  watch [COUNT]             one line per second\n"
 	      "  output                    what the discipline steers\n"
-	      "  load [MODULE.ko] [steer=S] load ntpdisc, taking the kernel's\n"
-	      "                            discipline over (default ntpdisc.ko)\n"
+	      "  sample                    raw counter, monotonic, realtime\n"
+	      "  load [MODULE.ko] [steer=S] [PARAM=V ...]\n"
+	      "                            load ntpdisc, taking the kernel's\n"
+	      "                            discipline over (default ntpdisc.ko;\n"
+	      "                            steer=livepatch|clocksource|none)\n"
 	      "  release [--keep]          hand the discipline back to the\n"
 	      "                            kernel and unload (--keep: no rmmod)\n",
 	      stderr);
@@ -394,18 +422,48 @@ static bool wait_transition(int secs)
 	return false;
 }
 
+/*
+ * With steer=clocksource the kernel's discipline keeps running under
+ * ntpdisc's and would add its frequency, tick and residual slews on top:
+ * make it neutral. ADJ_SETOFFSET of zero is the one request that clears
+ * its residual phase and adjtime (ntp_clear()) without moving the clock.
+ */
+static void neutralise_kernel(void)
+{
+	struct timex tx = { 0 };
+
+	use_kernel = true;
+	tx.modes = ADJ_SETOFFSET | ADJ_NANO;
+	adjtimex_call(&tx);
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_STATUS | ADJ_FREQUENCY | ADJ_TICK | ADJ_MICRO;
+	tx.status = STA_UNSYNC;
+	tx.freq = 0;
+	tx.tick = (1000000 + sysconf(_SC_CLK_TCK) / 2) / sysconf(_SC_CLK_TCK);
+	adjtimex_call(&tx);
+	use_kernel = false;
+}
+
 static void cmd_load(int argc, char **argv)
 {
 	const char *path = "ntpdisc.ko", *steer = "livepatch";
-	char params[512];
+	struct ntpdisc_output out;
+	char params[1024], extra[512] = "";
 	struct timex tx;
 	int i, fd, state;
 
 	for (i = 0; i < argc; i++) {
-		if (!strncmp(argv[i], "steer=", 6))
+		if (!strncmp(argv[i], "steer=", 6)) {
 			steer = argv[i] + 6;
-		else
+		} else if (strchr(argv[i], '=')) {
+			/* Any other module parameter goes along. */
+			if (strlen(extra) + strlen(argv[i]) + 2 > sizeof(extra))
+				die(EXIT_USAGE, "too many module parameters");
+			strcat(extra, " ");
+			strcat(extra, argv[i]);
+		} else {
 			path = argv[i];
+		}
 	}
 
 	/* The kernel's own discipline, which ntpdisc continues. */
@@ -413,9 +471,9 @@ static void cmd_load(int argc, char **argv)
 	state = read_state(&tx);
 	refuse_near_leap(&tx, state);
 	snprintf(params, sizeof(params),
-		 "steer=%s handover=1 adopt_tick=%ld adopt_freq=%ld adopt_status=%d adopt_constant=%ld adopt_maxerror=%ld adopt_esterror=%ld",
+		 "steer=%s handover=1 adopt_tick=%ld adopt_freq=%ld adopt_status=%d adopt_constant=%ld adopt_maxerror=%ld adopt_esterror=%ld adopt_tai=%d%s",
 		 steer, tx.tick, tx.freq, tx.status, tx.constant, tx.maxerror,
-		 tx.esterror);
+		 tx.esterror, tx.tai, extra);
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -427,8 +485,20 @@ static void cmd_load(int argc, char **argv)
 		    "loading %s: %s (see dmesg)", path, strerror(errno));
 	}
 	close(fd);
+	use_kernel = false;
 	if (!strcmp(steer, "livepatch") && !wait_transition(30))
 		die(EXIT_FAILED, "the livepatch transition has not finished after 30 s");
+	if (!strcmp(steer, "clocksource")) {
+		/* devtmpfs creates the node a moment after the load. */
+		for (i = 0; i < 50 && access(device, F_OK); i++)
+			usleep(20000);
+		open_device();
+		if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
+			die(EXIT_FAILED, "output: %s", strerror(errno));
+		if (out.steer != NTPDISC_STEER_CLOCKSOURCE)
+			die(EXIT_FAILED, "ntpdisc refused to steer the clocksource and runs in shadow mode (see dmesg)");
+		neutralise_kernel();
+	}
 	printf("ntpdisc loaded (steer=%s), continuing from the kernel's discipline:\n",
 	       steer);
 	printf("  tick %ld, freq %.6f ppm, status %#x, constant %ld\n",
@@ -449,6 +519,10 @@ static void hand_back(const struct timex *from)
 	tx.tick = from->tick;
 	tx.maxerror = from->maxerror;
 	tx.esterror = from->esterror;
+	adjtimex_call(&tx);
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_TAI;
+	tx.constant = from->tai;
 	adjtimex_call(&tx);
 	if (!(from->status & STA_NANO)) {
 		memset(&tx, 0, sizeof(tx));
@@ -487,6 +561,20 @@ static void cmd_release(bool keep)
 		use_kernel = true;
 		hand_back(&tx);
 		printf("kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
+		       tx.freq / 65536.0, tx.tick, tx.status);
+	}
+	if (out.steer == NTPDISC_STEER_CLOCKSOURCE &&
+	    !(out.flags & NTPDISC_OUTPUT_RELEASED)) {
+		refuse_near_leap(&tx, state);
+		open_device();
+		if (ioctl(dev_fd, NTPDISC_RELEASE))
+			die(errno == EPERM ? EXIT_PERM : EXIT_FAILED,
+			    "releasing the clocksource: %s", strerror(errno));
+		close(dev_fd);
+		dev_fd = -1;
+		use_kernel = true;
+		hand_back(&tx);
+		printf("clocksource handed back; kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
 		       tx.freq / 65536.0, tx.tick, tx.status);
 	}
 	if (keep)
@@ -543,6 +631,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "output") && argc == 1) {
 		cmd_output();
+		return 0;
+	}
+	if (!strcmp(argv[0], "sample") && argc == 1) {
+		cmd_sample();
 		return 0;
 	}
 	if (!strcmp(argv[0], "load")) {

@@ -115,6 +115,14 @@ struct ntpdisc_timex {
  * @hz:               ticks per second the discipline computes for (HZ)
  * @steer:            actuator in use, NTPDISC_STEER_*
  * @flags:            NTPDISC_OUTPUT_* conditions
+ * @leap_step_ns:     steer=clocksource: where the last leap step landed,
+ *                    ns of CLOCK_REALTIME from the boundary (00:00:00 for
+ *                    an insertion, 23:59:59 for a deletion)
+ * @cs_mult:          steer=clocksource: the counter's current rate, 2^31
+ *                    being nominal
+ * @cs_late_switches: steer=clocksource: rate changes published after their
+ *                    switch point (should stay 0)
+ * @leaps:            steer=clocksource: leap seconds stepped since load
  * @reserved:         zero
  */
 struct ntpdisc_output {
@@ -134,20 +142,53 @@ struct ntpdisc_output {
 	__u32 hz;
 	__u32 steer;
 	__u32 flags;
-	__u32 reserved[8];
+	__s64 leap_step_ns;
+	__u32 cs_mult;
+	__u32 cs_late_switches;
+	__u32 leaps;
+	__u32 reserved[3];
 };
 
 /* Shadow mode: the discipline runs beside the kernel's, steering nothing. */
 #define NTPDISC_STEER_NONE		0
 /* The discipline replaces the kernel's NTP code through a livepatch. */
 #define NTPDISC_STEER_LIVEPATCH		1
+/* The discipline steers a clocksource of its own (steer=clocksource). */
+#define NTPDISC_STEER_CLOCKSOURCE	2
 
 /* The kernel stopped running the discipline (another livepatch took over). */
 #define NTPDISC_OUTPUT_STALLED		0x1
+/* steer=clocksource: the timekeeper no longer runs on ntpdisc's clocksource. */
+#define NTPDISC_OUTPUT_RELEASED		0x2
+
+/**
+ * struct ntpdisc_sample - one reading of three clocks at one instant
+ * @raw_ns:   the hardware counter (x86: the TSC) in ns, never steered
+ * @mono_ns:  CLOCK_MONOTONIC
+ * @real_ns:  CLOCK_REALTIME
+ * @width_ns: how long the reading took; the instant lies within it
+ * @reserved: zero
+ */
+struct ntpdisc_sample {
+	__u64 raw_ns;
+	__s64 mono_ns;
+	__s64 real_ns;
+	__u32 width_ns;
+	__u32 reserved[3];
+};
 
 /* adjtimex(2) on the discipline; returns the clock state. */
 #define NTPDISC_ADJTIMEX	_IOWR(NTPDISC_IOC_MAGIC, 0x01, struct ntpdisc_timex)
 /* Read the discipline's current output; needs no privilege. */
 #define NTPDISC_GET_OUTPUT	_IOR(NTPDISC_IOC_MAGIC, 0x02, struct ntpdisc_output)
+/*
+ * steer=clocksource: hand the timekeeper back to the best other
+ * clocksource, after which the module can be removed. The device keeps
+ * answering without steering (ADJ_SETOFFSET then fails with EOPNOTSUPP).
+ * Needs CAP_SYS_TIME; EOPNOTSUPP with other actuators.
+ */
+#define NTPDISC_RELEASE		_IO(NTPDISC_IOC_MAGIC, 0x03)
+/* One consistent sample of the raw counter, CLOCK_MONOTONIC, CLOCK_REALTIME. */
+#define NTPDISC_GET_SAMPLE	_IOR(NTPDISC_IOC_MAGIC, 0x04, struct ntpdisc_sample)
 
 #endif /* _UAPI_LINUX_NTPDISC_H */
