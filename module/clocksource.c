@@ -50,8 +50,13 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 #define NCS_RATING		500
 /* Rate multiplier: 1 << NCS_SHIFT is the nominal rate. */
 #define NCS_SHIFT		31
-/* How far ahead of the writer a rate change takes effect. */
-#define NCS_SWITCH_AHEAD_NS	(200 * NSEC_PER_USEC)
+/*
+ * How far ahead of the writer a rate change takes effect: far more than
+ * the writer needs to publish it, even in an emulated guest; changes that
+ * come meanwhile are published once it is in force.
+ */
+#define NCS_SWITCH_AHEAD_NS	(500 * NSEC_PER_USEC)
+#define NCS_DEFER_SLACK_NS	(20 * NSEC_PER_USEC)
 /*
  * Stepping over the widest rate the discipline can set (tick +-10 %,
  * frequency, phase and adjtime slew) for half a second, the watchdog's
@@ -61,12 +66,15 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 /* Per-second timer: a little after each CLOCK_REALTIME boundary. */
 #define NCS_TICK_SLACK_NS	1000
 /*
- * Leap steps: an insertion lands this much before 00:00:00, a deletion
- * this much after 23:59:59; the thread sleeps until NCS_LEAP_WAKE_NS
- * before that and spins the rest.
+ * Leap steps: an insertion aims this much before 00:00:00 (what it takes
+ * to step, so that the step lands before the boundary), a deletion this
+ * much after 23:59:59; the thread sleeps until NCS_LEAP_WAKE_NS
+ * before that and spins the rest (wake-ups in an emulated guest can be
+ * milliseconds late).
  */
-#define NCS_LEAP_LEAD_NS	(20 * NSEC_PER_USEC)
-#define NCS_LEAP_WAKE_NS	(3 * NSEC_PER_MSEC)
+#define NCS_LEAP_INSERT_LEAD_NS	(150 * NSEC_PER_USEC)
+#define NCS_LEAP_DELETE_LAG_NS	(20 * NSEC_PER_USEC)
+#define NCS_LEAP_WAKE_NS	(30 * NSEC_PER_MSEC)
 /* The kernel's own discipline changing our rate by more is reported. */
 #define NCS_FOREIGN_PPM		2
 #define NCS_FOREIGN_SECS	8
@@ -110,11 +118,13 @@ struct ncs_rate {
  * @clock_sets: clock sets by others seen since load
  * @late_switches: rate changes published after their switch point
  * @leaps: leap seconds stepped
- * @leap_late_ns: how far from its goal the last leap step landed
+ * @leap_late_ns: where the last leap step landed, from its boundary
+ * @leap_spun_ns: where the stepping thread stopped waiting, likewise
  * @foreign_mono: CLOCK_MONOTONIC at the start of the foreign-rate check
  * @foreign_raw: CLOCK_MONOTONIC_RAW at the same moment
  * @foreign_warned: the kernel's own steering was reported
  * @timer: per-second timer
+ * @defer: publishes a rate that came while a switch was pending
  * @thread: the stepping thread
  */
 struct ncs {
@@ -139,10 +149,12 @@ struct ncs {
 	u64 late_switches;
 	u64 leaps;
 	s64 leap_late_ns;
+	s64 leap_spun_ns;
 	ktime_t foreign_mono;
 	ktime_t foreign_raw;
 	bool foreign_warned;
 	struct hrtimer timer;
+	struct hrtimer defer;
 	struct task_struct *thread;
 };
 
@@ -196,8 +208,10 @@ static u32 ncs_disc_mult(void)
 
 /*
  * Make @mult the rate from a point a little ahead on; caller holds the
- * lock with interrupts off. A change that is still ahead and not about to
- * be reached is replaced; one about to be reached is waited for.
+ * lock with interrupts off. While an earlier change has not been reached
+ * yet, readers on other CPUs may still be using the copy without it, so
+ * nothing is published: the deferred timer publishes the latest rate once
+ * that change is in force.
  */
 static void ncs_set_mult(u32 mult)
 {
@@ -205,21 +219,25 @@ static void ncs_set_mult(u32 mult)
 	s64 ahead = ncs.next.tsc1 - now;
 	u64 at;
 
+	if (ahead > 0) {
+		if (!hrtimer_is_queued(&ncs.defer))
+			hrtimer_start(&ncs.defer,
+				      ns_to_ktime(div64_u64(ahead * NSEC_PER_SEC,
+							    ncs.tsc_hz) +
+						  NCS_DEFER_SLACK_NS),
+				      HRTIMER_MODE_REL_HARD);
+		return;
+	}
 	if (ncs.next.mult1 == mult)
 		return;
-	if (ahead > 0 && ahead <= ncs.switch_ahead / 2) {
-		while ((s64)(ncs.next.tsc1 - rdtsc_ordered()) > 0)
-			cpu_relax();
-		ahead = 0;
-	}
-	if (ahead <= 0) {
-		/* The last switch has happened: its piece is the base. */
-		ncs.next.tsc0 = ncs.next.tsc1;
-		ncs.next.out0 = ncs.next.out1;
-		ncs.next.mult0 = ncs.next.mult1;
-	}
+	/* The last switch has happened: its piece is the base now. */
+	ncs.next.tsc0 = ncs.next.tsc1;
+	ncs.next.out0 = ncs.next.out1;
+	ncs.next.mult0 = ncs.next.mult1;
 	at = rdtsc_ordered() + ncs.switch_ahead;
-	ncs.next.out1 = ncs_eval(&ncs.next, at);
+	ncs.next.out1 = ncs.next.out0 +
+			mul_u64_u32_shr(at - ncs.next.tsc0, ncs.next.mult0,
+					NCS_SHIFT);
 	ncs.next.tsc1 = at;
 	ncs.next.mult1 = mult;
 	ncs_write_latch();
@@ -264,10 +282,14 @@ static void ncs_resume(struct clocksource *cs)
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
-/* One coherent reading: CLOCK_MONOTONIC, CLOCK_REALTIME and its second. */
+/*
+ * One coherent reading: CLOCK_MONOTONIC, CLOCK_REALTIME and its second,
+ * and CLOCK_MONOTONIC_RAW right after.
+ */
 struct ncs_now {
 	ktime_t mono;
 	ktime_t real;
+	ktime_t raw;
 	struct timespec64 ts;
 };
 
@@ -275,6 +297,7 @@ static void ncs_read_clock(struct ncs_now *now)
 {
 	do {
 		now->mono = ktime_get();
+		now->raw = ktime_get_raw();
 		now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
 	} while (ktime_compare(ktime_mono_to_any(0, TK_OFFS_REAL),
 			       ktime_sub(now->real, now->mono)));
@@ -338,6 +361,16 @@ static void ncs_steer(void)
 		ncs_set_mult(ncs_disc_mult());
 }
 
+static enum hrtimer_restart ncs_deferred(struct hrtimer *timer)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ncs.lock, flags);
+	ncs_steer();
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	return HRTIMER_NORESTART;
+}
+
 /*
  * In this mode the kernel's own adjtimex still steers the timekeeper, on
  * top of ntpdisc. CLOCK_MONOTONIC against CLOCK_MONOTONIC_RAW shows
@@ -345,7 +378,7 @@ static void ncs_steer(void)
  */
 static void ncs_check_foreign(const struct ncs_now *now)
 {
-	ktime_t raw = ktime_get_raw();
+	ktime_t raw = now->raw;
 	s64 d_mono, d_raw;
 
 	if (!ncs.in_use || ncs.foreign_warned) {
@@ -395,34 +428,33 @@ static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 	return HRTIMER_RESTART;
 }
 
-
 /*
- * Set the clock by @delta, from process context. The timer keeps off the
- * discipline meanwhile, and the offset afterwards is taken as ours, not as
- * someone else's clock set. Returns what do_settimeofday64() returned;
- * @at, if not NULL, gets CLOCK_REALTIME just before the step, in ns.
+ * Set the clock by @delta, from process context, with ncs.stepping set by
+ * the caller: the timer keeps off the discipline meanwhile, and the offset
+ * afterwards is taken as ours, not as someone else's clock set. Returns
+ * what do_settimeofday64() returned; @at, if not NULL, gets CLOCK_REALTIME
+ * just before the step, in ns. A @rehearsal sets nothing.
  */
-static int ncs_step(const struct timespec64 *delta, s64 *at)
+static int ncs_step(const struct timespec64 *delta, s64 *at, bool rehearsal)
 {
 	struct timespec64 ts;
 	struct ncs_now now;
 	unsigned long flags;
-	int ret;
-
-	raw_spin_lock_irqsave(&ncs.lock, flags);
-	ncs.stepping = true;
-	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	int ret = 0;
 
 	ktime_get_real_ts64(&ts);
 	if (at)
 		*at = timespec64_to_ns(&ts);
 	ts = timespec64_add(ts, *delta);
-	ret = do_settimeofday64(&ts);
+	if (!rehearsal)
+		ret = do_settimeofday64(&ts);
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs_read_clock(&now);
-	ncs.offs_real = ktime_sub(now.real, now.mono);
-	ncs.stepping = false;
+	if (!rehearsal) {
+		ncs.offs_real = ktime_sub(now.real, now.mono);
+		ncs.stepping = false;
+	}
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	return ret;
 }
@@ -430,10 +462,14 @@ static int ncs_step(const struct timespec64 *delta, s64 *at)
 /*
  * Apply the leap armed for @leap_sec: run the discipline's second of the
  * leap (it turns TIME_OOP or TIME_WAIT) and step the clock by one second.
+ * A @rehearsal runs the same code and changes nothing: an emulator
+ * translates code on its first run, which would delay the real step by
+ * hundreds of microseconds.
  */
-static void ncs_leap(time64_t leap_sec)
+static void ncs_leap(time64_t leap_sec, bool rehearsal)
 {
 	struct timespec64 delta = { 0 };
+	struct discipline disc;
 	unsigned long flags;
 	s64 at, boundary;
 	int dir, leap;
@@ -443,34 +479,39 @@ static void ncs_leap(time64_t leap_sec)
 		raw_spin_unlock_irqrestore(&ncs.lock, flags);
 		return;
 	}
-	ncs_advance_to(leap_sec - 1);
-	ncs.last_second = leap_sec;
-	leap = discipline_second_overflow(&ncs.disc, leap_sec);
-	ncs.updates++;
-	ncs.tai -= leap;
-	/*
-	 * After an insertion the clock reads the second before the leap
-	 * again, and the kernel runs the leap second once more; a deleted
-	 * second's successor is never run.
-	 */
-	if (leap < 0)
-		ncs.last_second = leap_sec - 1;
-	else if (leap > 0)
-		ncs.last_second = leap_sec + 1;
+	if (!rehearsal)
+		ncs_advance_to(leap_sec - 1);
+	disc = ncs.disc;
+	leap = discipline_second_overflow(&disc, leap_sec);
+	if (!rehearsal) {
+		ncs.disc = disc;
+		ncs.updates++;
+		ncs.tai -= leap;
+		/*
+		 * After an insertion the clock reads the second before the
+		 * leap again, and the kernel runs the leap second once more;
+		 * a deleted second's successor is never run.
+		 */
+		ncs.last_second = leap < 0 ? leap_sec - 1 :
+				  leap > 0 ? leap_sec + 1 : leap_sec;
+		ncs.stepping = leap != 0;
+	}
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	if (!leap)
 		return;
 
 	delta.tv_sec = leap;
-	ncs_step(&delta, &at);
+	ncs_step(&delta, &at, rehearsal);
+	if (rehearsal)
+		return;
 	boundary = leap_sec * NSEC_PER_SEC;
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.leaps++;
 	ncs.leap_late_ns = at - boundary;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
-	pr_notice("%s a leap second, stepping at %+lld ns from %s\n",
+	pr_notice("%s a leap second, stepping at %+lld ns from %s (spin ended %+lld)\n",
 		  leap < 0 ? "inserted" : "deleted", at - boundary,
-		  leap < 0 ? "00:00:00" : "23:59:59");
+		  leap < 0 ? "00:00:00" : "23:59:59", ncs.leap_spun_ns);
 }
 
 /*
@@ -499,7 +540,8 @@ static int ncs_thread_fn(void *unused)
 		}
 
 		goal = leap_sec * NSEC_PER_SEC +
-		       (dir < 0 ? -NCS_LEAP_LEAD_NS : NCS_LEAP_LEAD_NS);
+		       (dir < 0 ? -NCS_LEAP_INSERT_LEAD_NS :
+				  NCS_LEAP_DELETE_LAG_NS);
 		wait = goal - ktime_to_ns(now.real) - NCS_LEAP_WAKE_NS;
 		if (wait > 0) {
 			/* Looks again on waking: the clock may have been set. */
@@ -508,10 +550,14 @@ static int ncs_thread_fn(void *unused)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		mutex_lock(&ncs_step_lock);
+		ncs_leap(leap_sec, true);
+		mutex_unlock(&ncs_step_lock);
 		while (ktime_get_real_ns() < goal && !kthread_should_stop())
 			cpu_relax();
+		ncs.leap_spun_ns = ktime_get_real_ns() - leap_sec * NSEC_PER_SEC;
 		mutex_lock(&ncs_step_lock);
-		ncs_leap(leap_sec);
+		ncs_leap(leap_sec, false);
 		mutex_unlock(&ncs_step_lock);
 	}
 	return 0;
@@ -535,10 +581,11 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 	ncs_sync(&now);
 	wall_to_mono = ktime_to_timespec64(ktime_sub(now.mono, now.real));
 	ret = discipline_setoffset_check(&now.ts, &wall_to_mono, &delta);
+	ncs.stepping = !ret;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 
 	if (!ret)
-		ret = ncs_step(&delta, NULL);
+		ret = ncs_step(&delta, NULL, false);
 
 	/* The kernel clears its NTP state even when it refuses the step. */
 	raw_spin_lock_irqsave(&ncs.lock, flags);
@@ -649,6 +696,7 @@ static void ncs_prepare(const struct discipline_handover *from)
 static void ncs_stop_engine(void)
 {
 	hrtimer_cancel(&ncs.timer);
+	hrtimer_cancel(&ncs.defer);
 	kthread_stop(ncs.thread);
 }
 
@@ -683,6 +731,9 @@ static int ncs_start(void)
 		.resume = ncs_resume,
 		.owner = THIS_MODULE,
 	};
+
+	hrtimer_init(&ncs.defer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	ncs.defer.function = ncs_deferred;
 
 	ncs.thread = kthread_run(ncs_thread_fn, NULL, "ntpdisc-step");
 	if (IS_ERR(ncs.thread))

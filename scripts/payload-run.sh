@@ -5,5 +5,5 @@
 set -eu
 export NTPDISC_KO="$PWD/ntpdisc.ko"
 # The steering selftests measure the clock with ntpdisc in charge.
-export NTPDISC_STEER="${NTPDISC_STEER:-livepatch}"
+export NTPDISC_STEER="${NTPDISC_STEER:-livepatch clocksource}"
 exec sh tests/run_guest.sh

@@ -2,7 +2,10 @@
 /*
  * Measuring the real system clock for the steering selftests: TSC-based
  * rate fits, phases against CLOCK_MONOTONIC_RAW, busy waits, and the
- * reset of the system clock's discipline.
+ * reset of the system clock's discipline. With NTPDISC_STEER=clocksource
+ * the discipline is /dev/ntpdisc's (the system calls reach the kernel's
+ * idle one) and CLOCK_MONOTONIC_RAW counts ntpdisc's steered clocksource,
+ * so the unsteered reference is the device's raw counter sample.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ntpdisc_clock.h"
@@ -170,9 +174,9 @@ __s64 nd_phase(clockid_t clk, int tries, __s64 *raw, __s64 *val)
 	int i;
 
 	for (i = 0; i < tries; i++) {
-		a = nd_now_ns(CLOCK_MONOTONIC_RAW);
+		a = nd_raw_ns();
 		v = nd_now_ns(clk);
-		b = nd_now_ns(CLOCK_MONOTONIC_RAW);
+		b = nd_raw_ns();
 		if (best < 0 || b - a < best) {
 			best = b - a;
 			*raw = a + (b - a) / 2;
@@ -199,9 +203,76 @@ void nd_sleep_until(clockid_t clk, __s64 t)
 		;
 }
 
+bool nd_cs_mode(void)
+{
+	static int mode = -1;
+	const char *steer;
+
+	if (mode < 0) {
+		steer = getenv("NTPDISC_STEER");
+		mode = steer && !strcmp(steer, "clocksource");
+	}
+	return mode;
+}
+
+/* The device, opened once for the whole test (read-write: it steers). */
+static int cs_fd(void)
+{
+	static int fd = -1;
+
+	if (fd < 0)
+		fd = open(NTPDISC_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	return fd;
+}
+
+__s64 nd_raw_ns(void)
+{
+	struct ntpdisc_sample sm;
+
+	if (!nd_cs_mode())
+		return nd_now_ns(CLOCK_MONOTONIC_RAW);
+	if (ioctl(cs_fd(), NTPDISC_GET_SAMPLE, &sm))
+		return -1;
+	return (__s64)sm.raw_ns;
+}
+
 int nd_sys_adjtimex(struct timex *tx)
 {
-	return syscall(SYS_clock_adjtime, CLOCK_REALTIME, tx);
+	int fd;
+
+	if (!nd_cs_mode())
+		return syscall(SYS_clock_adjtime, CLOCK_REALTIME, tx);
+	fd = cs_fd();
+	if (fd < 0)
+		return -1;
+	return syscall(SYS_clock_adjtime, NTPDISC_FD_TO_CLOCKID(fd), tx);
+}
+
+int nd_sys_adjtime(const struct timeval *delta, struct timeval *old)
+{
+	struct timex tx;
+
+	if (!nd_cs_mode())
+		return adjtime(delta, old);
+	/* What glibc's adjtime() sends, to the device. */
+	memset(&tx, 0, sizeof(tx));
+	if (delta) {
+		tx.modes = ADJ_OFFSET_SINGLESHOT;
+		tx.offset = delta->tv_sec * 1000000 + delta->tv_usec;
+	} else {
+		tx.modes = ADJ_OFFSET_SS_READ;
+	}
+	if (nd_sys_adjtimex(&tx) < 0)
+		return -1;
+	if (old) {
+		old->tv_sec = tx.offset / 1000000;
+		old->tv_usec = tx.offset % 1000000;
+		if (old->tv_usec < 0) {
+			old->tv_usec += 1000000;
+			old->tv_sec--;
+		}
+	}
+	return 0;
 }
 
 int nd_sys_read(struct timex *tx)
@@ -227,8 +298,9 @@ int nd_sys_freq_tick(double ppm, long tick)
 int nd_sys_reset(void)
 {
 	const struct nd_entry kernel = { .kind = ND_KERNEL, .fd = -1 };
+	const struct nd_entry dev = { .kind = ND_CLOCKID, .fd = cs_fd() };
 
-	return nd_reset(&kernel);
+	return nd_reset(nd_cs_mode() ? &dev : &kernel);
 }
 
 static pid_t reset_owner;

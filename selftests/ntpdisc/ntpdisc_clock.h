@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <sys/timex.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <linux/types.h>
@@ -93,8 +94,25 @@ __s64 nd_phase(clockid_t clk, int tries, __s64 *raw, __s64 *val);
 void nd_spin_until(clockid_t clk, __s64 t);
 void nd_sleep_until(clockid_t clk, __s64 t);
 
-/* The kernel's adjtimex through clock_adjtime(CLOCK_REALTIME). */
+/*
+ * NTPDISC_STEER=clocksource: ntpdisc steers its own clocksource. Its
+ * discipline is reached through the device, and CLOCK_MONOTONIC_RAW
+ * follows the steered rate (a documented cost of that backend).
+ */
+bool nd_cs_mode(void);
+/*
+ * An unsteered clock in ns: CLOCK_MONOTONIC_RAW, or with the clocksource
+ * backend the raw TSC time of /dev/ntpdisc's NTPDISC_GET_SAMPLE.
+ */
+__s64 nd_raw_ns(void);
+
+/*
+ * The system clock's adjtimex: clock_adjtime(CLOCK_REALTIME), or with the
+ * clocksource backend clock_adjtime() on /dev/ntpdisc's clock id.
+ */
 int nd_sys_adjtimex(struct timex *tx);
+/* adjtime(3) on that discipline; 0 or -1 with errno. */
+int nd_sys_adjtime(const struct timeval *delta, struct timeval *old);
 /* Read the state (modes 0); returns the state or -errno. */
 int nd_sys_read(struct timex *tx);
 /* Set freq (ppm) and tick through clock_adjtime; 0 or -errno. */

@@ -182,6 +182,9 @@ static void make_request(struct hammer *h, struct timex *tx, bool *step)
 
 static int call(struct hammer *h, enum path p, struct timex *tx)
 {
+	/* The clocksource backend's discipline is the device's. */
+	if (nd_cs_mode() && (p == P_ADJTIMEX || p == P_CLOCK_ADJTIME))
+		return nd_sys_adjtimex(tx);
 	switch (p) {
 	case P_ADJTIMEX:
 		return adjtimex(tx);

@@ -27,7 +27,16 @@
 #                      disabled, its transition waited for, and the module
 #                      removed. If the module has no livepatch actuator,
 #                      the steering binaries are reported as skipped.
-# or ntpdisc_selftest.steer=livepatch on the guest's kernel command line.
+#   clocksource        ntpdisc, loaded with "ntpdisc load steer=clocksource"
+#                      (and the test-only override of the TSC invariance
+#                      check: the guest is emulated); the binaries reach
+#                      its discipline through /dev/ntpdisc and measure
+#                      against its raw counter; released with "ntpdisc
+#                      release".
+# or a space-separated list of these, each in turn, or
+# ntpdisc_selftest.steer=livepatch,clocksource on the guest's kernel command
+# line. After the steering phases, ntpdisc_takeover (with livepatch in the
+# list) and ntpdisc_cslife (with clocksource) test loading and releasing.
 # NTPDISC_STRESS_SECONDS sets the stress test's length (default 30).
 # Only the guest's clock is changed: never run this on a real machine.
 
@@ -37,18 +46,21 @@ tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
 ntpdisc_leap ntpdisc_random"
 steer_tests="ntpdisc_steer ntpdisc_phase ntpdisc_step ntpdisc_leapclock
 ntpdisc_stress"
-ntests=$(($(echo $tests | wc -w) + 2 + $(echo $steer_tests | wc -w)))
-# Or from the guest's kernel command line (guest-run.sh --append).
-steer=${NTPDISC_STEER:-$(sed -n 's/.*\bntpdisc_selftest\.steer=\([a-z]*\).*/\1/p' \
-	/proc/cmdline 2>/dev/null)}
+# Or from the guest's kernel command line (guest-run.sh --append), with
+# commas between modes.
+steer=${NTPDISC_STEER:-$(sed -n 's/.*\bntpdisc_selftest\.steer=\([a-z,]*\).*/\1/p' \
+	/proc/cmdline 2>/dev/null | tr , ' ')}
 steer=${steer:-kernel}
-case $steer in
-kernel | livepatch) ;;
-*)
-	echo "Bail out! NTPDISC_STEER=$steer: kernel or livepatch"
-	exit 1
-	;;
-esac
+for m in $steer; do
+	case $m in
+	kernel | livepatch | clocksource) ;;
+	*)
+		echo "Bail out! NTPDISC_STEER=$steer: kernel, livepatch, clocksource"
+		exit 1
+		;;
+	esac
+done
+ntests=$(($(echo $tests | wc -w) + 3 + $(echo $steer | wc -w) * $(echo $steer_tests | wc -w)))
 
 ko=${NTPDISC_KO:-}
 for k in ./ntpdisc.ko ../ntpdisc.ko; do
@@ -176,6 +188,7 @@ fi
 
 # The steering phase: who disciplines the system clock now.
 lp=/sys/kernel/livepatch/ntpdisc
+cli=$PWD/ntpdisc
 
 # Wait up to 30 s for the livepatch transition to end (or the patch to go).
 lp_settle() {
@@ -188,84 +201,126 @@ lp_settle() {
 	[ ! -d $lp ] || [ "$(cat $lp/transition 2>/dev/null)" != 1 ]
 }
 
-skip_steer=
-steer_loaded=
-phase_start=$(cut -d' ' -f1 /proc/uptime)
-if grep -qw ntpdisc /proc/modules; then
-	# Left loaded by a failure above: the kernel must steer alone now.
-	rmmod ntpdisc || echo "# steering phase: cannot remove ntpdisc"
-fi
-if [ "$steer" = livepatch ]; then
-	if [ -z "$ko" ]; then
-		skip_steer="no module to load with steer=livepatch"
-	elif ! grep -qa 'livepatch=Y' "$ko"; then
-		# MODULE_INFO(livepatch, "Y") comes with the actuator.
-		skip_steer="$ko has no livepatch actuator"
-	elif ! insmod "$ko" steer=livepatch; then
-		echo "# steering phase: insmod $ko steer=livepatch failed"
-		steer_loaded=failed
-	else
-		steer_loaded=1
-		i=0
-		while [ ! -c /dev/ntpdisc ] && [ $i -lt 20 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		lp_settle || echo "# steering phase: livepatch transition still running after 30 s"
+# The steering binaries with @1 (kernel, livepatch or clocksource) in charge.
+steer_phase() {
+	mode=$1
+	skip_steer=
+	steer_loaded=
+	phase_start=$(cut -d' ' -f1 /proc/uptime)
+	if grep -qw ntpdisc /proc/modules; then
+		# Left loaded by a failure above: the kernel must steer alone now.
+		"$cli" release >/dev/null 2>&1 || rmmod ntpdisc ||
+			echo "# steering phase: cannot remove ntpdisc"
 	fi
-fi
-echo "# steering phase: NTPDISC_STEER=$steer: the system clock is disciplined by" \
-	"$(if [ "$steer_loaded" = 1 ]; then echo "ntpdisc (steer=livepatch)";
-	else echo "the kernel (no module loaded)"; fi)"
-[ ! -d $lp ] || echo "# steering phase: $lp: enabled $(cat $lp/enabled)," \
-	"transition $(cat $lp/transition)"
-for t in $steer_tests; do
-	if [ -n "$skip_steer" ]; then
-		n=$((n + 1))
-		echo "ok $n selftests: ntpdisc: $t # SKIP $skip_steer"
-	elif [ "$steer_loaded" = failed ]; then
-		n=$((n + 1))
-		echo "not ok $n selftests: ntpdisc: $t # steer=livepatch did not load"
-		fail=$((fail + 1))
-	else
-		NTPDISC_STRESS_SECONDS=${NTPDISC_STRESS_SECONDS:-30} run_one $t
-	fi
-done
-if [ "$steer_loaded" = 1 ]; then
-	# The unload sequence: disable the patch, let it go, rmmod.
-	bad=
-	echo 0 >$lp/enabled 2>/dev/null || bad="$bad disable"
+	case $mode in
+	livepatch)
+		if [ -z "$ko" ]; then
+			skip_steer="no module to load with steer=livepatch"
+		elif ! grep -qa 'livepatch=Y' "$ko"; then
+			# MODULE_INFO(livepatch, "Y") comes with the actuator.
+			skip_steer="$ko has no livepatch actuator"
+		elif ! insmod "$ko" steer=livepatch; then
+			echo "# steering phase: insmod $ko steer=livepatch failed"
+			steer_loaded=failed
+		else
+			steer_loaded=1
+			lp_settle || echo "# steering phase: livepatch transition still running after 30 s"
+		fi
+		;;
+	clocksource)
+		if [ -z "$ko" ]; then
+			skip_steer="no module to load with steer=clocksource"
+		elif ! "$cli" load "$ko" steer=clocksource \
+			testonly_ignore_tsc_invariance=1; then
+			echo "# steering phase: ntpdisc load steer=clocksource failed"
+			steer_loaded=failed
+		else
+			steer_loaded=1
+		fi
+		;;
+	esac
 	i=0
-	while [ -d $lp ] && [ $i -lt 300 ]; do
+	while [ "$steer_loaded" = 1 ] && [ ! -c /dev/ntpdisc ] && [ $i -lt 20 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	[ ! -d $lp ] || bad="$bad patch-still-there"
-	rmmod ntpdisc || bad="$bad rmmod"
-	if [ -n "$bad" ]; then
+	echo "# steering phase: NTPDISC_STEER=$mode: the system clock is disciplined by" \
+		"$(if [ "$steer_loaded" = 1 ]; then echo "ntpdisc (steer=$mode)";
+		else echo "the kernel (no module loaded)"; fi)," \
+		"clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	[ ! -d $lp ] || echo "# steering phase: $lp: enabled $(cat $lp/enabled)," \
+		"transition $(cat $lp/transition)"
+	for t in $steer_tests; do
+		if [ -n "$skip_steer" ]; then
+			n=$((n + 1))
+			echo "ok $n selftests: ntpdisc: $t # SKIP $skip_steer"
+		elif [ "$steer_loaded" = failed ]; then
+			n=$((n + 1))
+			echo "not ok $n selftests: ntpdisc: $t # steer=$mode did not load"
+			fail=$((fail + 1))
+		else
+			NTPDISC_STEER=$mode \
+			NTPDISC_STRESS_SECONDS=${NTPDISC_STRESS_SECONDS:-30} run_one $t
+		fi
+	done
+	if [ "$steer_loaded" = 1 ] && [ "$mode" = livepatch ]; then
+		# The unload sequence: disable the patch, let it go, rmmod.
+		bad=
+		echo 0 >$lp/enabled 2>/dev/null || bad="$bad disable"
+		i=0
+		while [ -d $lp ] && [ $i -lt 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ ! -d $lp ] || bad="$bad patch-still-there"
+		rmmod ntpdisc || bad="$bad rmmod"
+	elif [ "$steer_loaded" = 1 ]; then
+		bad=
+		"$cli" release || bad="$bad release"
+	fi
+	if [ "$steer_loaded" = 1 ] && [ -n "$bad" ]; then
 		echo "# steering phase: releasing ntpdisc failed:$bad"
 		fail=$((fail + 1))
 	fi
-fi
-echo "# steering phase: $(echo "$phase_start $(cut -d' ' -f1 /proc/uptime)" |
-	awk '{ printf "%.1f", $2 - $1 }') s"
+	echo "# steering phase ($mode): $(echo "$phase_start $(cut -d' ' -f1 /proc/uptime)" |
+		awk '{ printf "%.1f", $2 - $1 }') s"
+}
+
+for m in $steer; do
+	steer_phase "$m"
+done
 
 # Lifecycle phase: "ntpdisc load" / "ntpdisc release" with the CLI, twenty
 # cycles, the RTC, the device beside the system call, and another
 # livepatch replacing ntpdisc's. Only where the livepatch actuator runs.
+NTPDISC_KO=${ko:+$(cd "$(dirname "$ko")" && pwd)/$(basename "$ko")}
+NTPDISC_CLI=$cli
+NTPDISC_TEST_REPLACE_KO=$PWD/ntpdisc_test_replace.ko
+export NTPDISC_KO NTPDISC_CLI NTPDISC_TEST_REPLACE_KO
 t=ntpdisc_takeover
-if [ "$steer" != livepatch ] || [ -n "$skip_steer" ]; then
+case " $steer " in *" livepatch "*) lp_mode=1 ;; *) lp_mode= ;; esac
+if [ -z "$lp_mode" ] || [ -z "$ko" ] || ! grep -qa 'livepatch=Y' "$ko"; then
 	n=$((n + 1))
-	echo "ok $n selftests: ntpdisc: $t # SKIP needs NTPDISC_STEER=livepatch${skip_steer:+ ($skip_steer)}"
+	echo "ok $n selftests: ntpdisc: $t # SKIP needs NTPDISC_STEER=livepatch and its actuator"
 elif grep -qw ntpdisc /proc/modules; then
 	n=$((n + 1))
 	echo "not ok $n selftests: ntpdisc: $t # ntpdisc still loaded"
 	fail=$((fail + 1))
 else
-	NTPDISC_KO=$(cd "$(dirname "$ko")" && pwd)/$(basename "$ko")
-	NTPDISC_CLI=$PWD/ntpdisc
-	NTPDISC_TEST_REPLACE_KO=$PWD/ntpdisc_test_replace.ko
-	export NTPDISC_KO NTPDISC_CLI NTPDISC_TEST_REPLACE_KO
+	run_one $t
+fi
+
+# The clocksource actuator's life cycle: fifty cycles, refusal, handover.
+t=ntpdisc_cslife
+case " $steer " in *" clocksource "*) cs_mode=1 ;; *) cs_mode= ;; esac
+if [ -z "$cs_mode" ] || [ -z "$ko" ]; then
+	n=$((n + 1))
+	echo "ok $n selftests: ntpdisc: $t # SKIP needs NTPDISC_STEER=clocksource"
+elif grep -qw ntpdisc /proc/modules; then
+	n=$((n + 1))
+	echo "not ok $n selftests: ntpdisc: $t # ntpdisc still loaded"
+	fail=$((fail + 1))
+else
 	run_one $t
 fi
 
