@@ -33,7 +33,7 @@ ifeq ($(origin KVER),undefined)
 KVER := $(shell scripts/guest-kver.sh $(KSERIES) 2>/dev/null)
 endif
 KDIR ?= $(or $(patsubst %/Makefile,%,$(wildcard /lib/modules/$(KVER)/build/Makefile)),$(CURDIR)/.cache/kernel/$(KVER)/usr/src/linux-headers-$(KVER))
-GUEST_TIMEOUT ?= 900
+GUEST_TIMEOUT ?= 1500
 
 CACHE := $(CURDIR)/.cache
 KSRC := $(CACHE)/linux-source-6.1
@@ -63,6 +63,10 @@ kdir:
 
 unit:
 	$(MAKE) -C module/tests run
+
+# The discipline under libFuzzer on the host (clang): FUZZ_SECONDS (60).
+fuzz-host:
+	$(MAKE) -C module/tests fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
 
 selftests:
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC)
@@ -160,4 +164,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit fuzz-host selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -66,13 +66,14 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 /* Per-second timer: a little after each CLOCK_REALTIME boundary. */
 #define NCS_TICK_SLACK_NS	1000
 /*
- * Leap steps: an insertion aims this much before 00:00:00 (what it takes
- * to step, so that the step lands before the boundary), a deletion this
- * much after 23:59:59; the thread sleeps until NCS_LEAP_WAKE_NS
+ * Leap steps: an insertion aims this much before 00:00:00, plus what the
+ * path to the step takes (measured, at most NCS_LEAP_MAX_EARLY_NS), so that
+ * it lands before the boundary; a deletion this much after 23:59:59; the thread sleeps until NCS_LEAP_WAKE_NS
  * before that and spins the rest (wake-ups in an emulated guest can be
  * milliseconds late).
  */
-#define NCS_LEAP_INSERT_LEAD_NS	(150 * NSEC_PER_USEC)
+#define NCS_LEAP_INSERT_LEAD_NS	(100 * NSEC_PER_USEC)
+#define NCS_LEAP_MAX_EARLY_NS	NSEC_PER_MSEC
 #define NCS_LEAP_DELETE_LAG_NS	(20 * NSEC_PER_USEC)
 #define NCS_LEAP_WAKE_NS	(30 * NSEC_PER_MSEC)
 /* The kernel's own discipline changing our rate by more is reported. */
@@ -329,7 +330,8 @@ static time64_t ncs_leap_second(int *dir)
 static void ncs_advance_to(time64_t sec)
 {
 	while (ncs.last_second < sec) {
-		if (ncs.last_second + 1 == ncs_leap_second(NULL))
+		/* Unless nobody would step it: then it passes unapplied. */
+		if (ncs.in_use && ncs.last_second + 1 == ncs_leap_second(NULL))
 			break;
 		ncs.last_second++;
 		discipline_second_overflow(&ncs.disc, ncs.last_second);
@@ -466,18 +468,22 @@ static int ncs_step(const struct timespec64 *delta, s64 *at, bool rehearsal)
  * translates code on its first run, which would delay the real step by
  * hundreds of microseconds.
  */
-static void ncs_leap(time64_t leap_sec, bool rehearsal)
+static bool ncs_leap(time64_t leap_sec, bool rehearsal)
 {
 	struct timespec64 delta = { 0 };
 	struct discipline disc;
+	struct ncs_now now;
 	unsigned long flags;
 	s64 at, boundary;
 	int dir, leap;
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
+	/* A clock set since the thread looked disarms the leap. */
+	ncs_read_clock(&now);
+	ncs_sync(&now);
 	if (!ncs.in_use || ncs_leap_second(&dir) != leap_sec) {
 		raw_spin_unlock_irqrestore(&ncs.lock, flags);
-		return;
+		return false;
 	}
 	if (!rehearsal)
 		ncs_advance_to(leap_sec - 1);
@@ -498,12 +504,12 @@ static void ncs_leap(time64_t leap_sec, bool rehearsal)
 	}
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	if (!leap)
-		return;
+		return !rehearsal;
 
 	delta.tv_sec = leap;
 	ncs_step(&delta, &at, rehearsal);
 	if (rehearsal)
-		return;
+		return false;
 	boundary = leap_sec * NSEC_PER_SEC;
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.leaps++;
@@ -512,6 +518,7 @@ static void ncs_leap(time64_t leap_sec, bool rehearsal)
 	pr_notice("%s a leap second, stepping at %+lld ns from %s (spin ended %+lld)\n",
 		  leap < 0 ? "inserted" : "deleted", at - boundary,
 		  leap < 0 ? "00:00:00" : "23:59:59", ncs.leap_spun_ns);
+	return true;
 }
 
 /*
@@ -525,8 +532,9 @@ static int ncs_thread_fn(void *unused)
 		unsigned long flags;
 		struct ncs_now now;
 		time64_t leap_sec;
-		s64 goal, wait;
+		s64 goal, wait, took;
 		ktime_t wake;
+		bool acted;
 		int dir;
 
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -550,15 +558,28 @@ static int ncs_thread_fn(void *unused)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		/*
+		 * Rehearse twice: the first run warms the code up, the
+		 * second tells how long the path to the step takes, which an
+		 * insertion starts that much earlier.
+		 */
 		mutex_lock(&ncs_step_lock);
 		ncs_leap(leap_sec, true);
+		took = ktime_get_real_ns();
+		ncs_leap(leap_sec, true);
+		took = ktime_get_real_ns() - took;
 		mutex_unlock(&ncs_step_lock);
+		if (dir < 0)
+			goal -= clamp_t(s64, took, 0, NCS_LEAP_MAX_EARLY_NS);
 		while (ktime_get_real_ns() < goal && !kthread_should_stop())
 			cpu_relax();
 		ncs.leap_spun_ns = ktime_get_real_ns() - leap_sec * NSEC_PER_SEC;
 		mutex_lock(&ncs_step_lock);
-		ncs_leap(leap_sec, false);
+		acted = ncs_leap(leap_sec, false);
 		mutex_unlock(&ncs_step_lock);
+		/* Whatever kept it from acting, do not spin on it. */
+		if (!acted)
+			schedule_timeout_interruptible(1);
 	}
 	return 0;
 }

@@ -405,4 +405,129 @@ TEST_F_TIMEOUT(cslife, refuses_variant_tsc, 60)
 	EXPECT_EQ(0, syscall(SYS_delete_module, "ntpdisc", O_NONBLOCK));
 }
 
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -errno;
+}
+
+/*
+ * Suspend to RAM and back (woken by the RTC alarm): CLOCK_MONOTONIC goes
+ * on from where it stopped, ntpdisc's clocksource is still current and
+ * still runs at the rate set.
+ */
+TEST_F_TIMEOUT(cslife, suspend_resume, 120)
+{
+	char states[128] = "", cs[64];
+	__s64 m0, m1, boot0, boot1;
+	double rate;
+	struct timex tx = { 0 };
+	FILE *f;
+	int fd, ret;
+
+	f = fopen("/sys/power/state", "r");
+	if (f) {
+		if (!fgets(states, sizeof(states), f))
+			states[0] = '\0';
+		fclose(f);
+	}
+	if (!strstr(states, "mem") ||
+	    access("/sys/class/rtc/rtc0/wakealarm", W_OK))
+		SKIP(return, "no suspend to RAM or no RTC alarm here");
+
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+	tx.modes = ADJ_FREQUENCY;
+	tx.freq = 100 * 65536;
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &tx));
+	close(fd);
+	m0 = nd_now_ns(CLOCK_MONOTONIC);
+	boot0 = nd_now_ns(CLOCK_BOOTTIME);
+
+	write_file("/sys/class/rtc/rtc0/wakealarm", "0");
+	ASSERT_EQ(0, write_file("/sys/class/rtc/rtc0/wakealarm", "+3"));
+	ret = write_file("/sys/power/state", "mem");
+	m1 = nd_now_ns(CLOCK_MONOTONIC);
+	boot1 = nd_now_ns(CLOCK_BOOTTIME);
+	current_cs(cs, sizeof(cs));
+	nd_log("suspend: %s; MONOTONIC moved %.3f s, BOOTTIME %.3f s; clocksource %s",
+	       ret ? strerror(-ret) : "resumed", (m1 - m0) / 1e9,
+	       (boot1 - boot0) / 1e9, cs);
+	if (ret) {
+		release();
+		SKIP(return, "suspend failed: %s", strerror(-ret));
+	}
+	EXPECT_STREQ("ntpdisc", cs);
+	EXPECT_LE(m0, m1);
+	/* Time in suspend counts in BOOTTIME only. */
+	EXPECT_LE(m1 - m0, boot1 - boot0);
+
+	/* Still steering: +100 ppm against the TSC. */
+	rate = rate_ppm(3);
+	nd_log("after resume: rate %+.2f ppm (set +100)", rate);
+	EXPECT_GT(5.0, fabs(rate - 100));
+	EXPECT_EQ(0, release());
+}
+
+/* ns per clock_gettime(@clk): the median of 15 batches of 20000 calls. */
+static double read_cost(clockid_t clk)
+{
+	double batch[15], t;
+	struct timespec ts;
+	__s64 a;
+	int i, j;
+
+	for (i = 0; i < 15; i++) {
+		a = nd_now_ns(CLOCK_MONOTONIC_RAW);
+		for (j = 0; j < 20000; j++)
+			clock_gettime(clk, &ts);
+		batch[i] = (nd_now_ns(CLOCK_MONOTONIC_RAW) - a) / 20000.0;
+	}
+	for (i = 1; i < 15; i++)
+		for (j = i; j > 0 && batch[j - 1] > batch[j]; j--) {
+			t = batch[j];
+			batch[j] = batch[j - 1];
+			batch[j - 1] = t;
+		}
+	return batch[7];
+}
+
+/*
+ * The cost of the backend: the vDSO cannot read ntpdisc's clocksource,
+ * so every clock_gettime becomes a system call. Measured side by side.
+ */
+TEST_F_TIMEOUT(cslife, read_cost, 120)
+{
+	static const struct { clockid_t id; const char *name; } clks[] = {
+		{ CLOCK_MONOTONIC, "MONOTONIC" },
+		{ CLOCK_REALTIME, "REALTIME" },
+		{ CLOCK_MONOTONIC_RAW, "MONOTONIC_RAW" },
+	};
+	double own[3], ours[3];
+	char cs0[64];
+	int k;
+
+	current_cs(cs0, sizeof(cs0));
+	for (k = 0; k < 3; k++)
+		own[k] = read_cost(clks[k].id);
+	ASSERT_EQ(0, load());
+	for (k = 0; k < 3; k++)
+		ours[k] = read_cost(clks[k].id);
+	ASSERT_EQ(0, release());
+	for (k = 0; k < 3; k++) {
+		nd_log("clock_gettime(%s): %.1f ns with %s, %.1f ns with ntpdisc: ratio %.2f",
+		       clks[k].name, own[k], cs0, ours[k], ours[k] / own[k]);
+		/* Sanity: a read is a system call, not a stall. */
+		EXPECT_GT(50000.0, ours[k]);
+		EXPECT_LT(0.0, own[k]);
+	}
+}
+
 TEST_HARNESS_MAIN
