@@ -67,10 +67,10 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 #define NCS_TICK_SLACK_NS	1000
 /*
  * Leap steps: an insertion aims this much before 00:00:00, plus what the
- * path to the step takes (measured, at most NCS_LEAP_MAX_EARLY_NS), so that
- * it lands before the boundary; a deletion this much after 23:59:59; the thread sleeps until NCS_LEAP_WAKE_NS
- * before that and spins the rest (wake-ups in an emulated guest can be
- * milliseconds late).
+ * path to the step takes (measured, at most NCS_LEAP_MAX_EARLY_NS), so
+ * that it lands before the boundary; a deletion this much after 23:59:59.
+ * The thread sleeps until NCS_LEAP_WAKE_NS before that and spins the rest
+ * (wake-ups in an emulated guest can be milliseconds late).
  */
 #define NCS_LEAP_INSERT_LEAD_NS	(100 * NSEC_PER_USEC)
 #define NCS_LEAP_MAX_EARLY_NS	NSEC_PER_MSEC
