@@ -64,6 +64,14 @@ kdir:
 unit:
 	$(MAKE) -C module/tests run
 
+# The discipline simulator on the host: a grid of poll intervals and time
+# constants, as a table and CSV in output/sim (SIM_ARGS for more options).
+sim:
+	$(MAKE) -C tools OUT=$(CURDIR)/build/tools sim
+	mkdir -p $(OUT)/sim
+	build/tools/ntpdisc-sim $(SIM_ARGS) -o $(OUT)/sim/grid.csv \
+		-t $(OUT)/sim/trajectory.csv | tee $(OUT)/sim/grid.txt
+
 # The discipline under libFuzzer on the host (clang): FUZZ_SECONDS (60).
 fuzz-host:
 	$(MAKE) -C module/tests fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
@@ -164,4 +172,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit fuzz-host selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit fuzz-host sim selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

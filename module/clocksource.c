@@ -65,6 +65,7 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 #define NCS_UNCERTAINTY_NS	(60 * NSEC_PER_MSEC)
 /* Per-second timer: a little after each CLOCK_REALTIME boundary. */
 #define NCS_TICK_SLACK_NS	1000
+#define NCS_TICK_LEAP_SLACK_NS	(2 * NSEC_PER_MSEC)
 /*
  * Leap steps: an insertion aims this much before 00:00:00, plus what the
  * path to the step takes (measured, at most NCS_LEAP_MAX_EARLY_NS), so
@@ -410,6 +411,7 @@ static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 	struct ncs_now now;
 	unsigned long flags;
 	time64_t leap_sec;
+	u64 slack;
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs_read_clock(&now);
@@ -424,9 +426,14 @@ static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 	    leap_sec - now.ts.tv_sec <= 2)
 		wake_up_process(ncs.thread);
 
+	/*
+	 * Keep out of the way of the step at the next boundary: this
+	 * interrupt, arriving in the middle of it, would delay it.
+	 */
+	slack = leap_sec == now.ts.tv_sec + 1 ? NCS_TICK_LEAP_SLACK_NS :
+						NCS_TICK_SLACK_NS;
 	hrtimer_set_expires(timer, ktime_add_ns(now.mono, NSEC_PER_SEC -
-						now.ts.tv_nsec +
-						NCS_TICK_SLACK_NS));
+						now.ts.tv_nsec + slack));
 	return HRTIMER_RESTART;
 }
 
