@@ -566,15 +566,17 @@ static int ncs_thread_fn(void *unused)
 		}
 		__set_current_state(TASK_RUNNING);
 		/*
-		 * Rehearse twice: the first run warms the code up, the
-		 * second tells how long the path to the step takes, which an
-		 * insertion starts that much earlier.
+		 * Rehearse twice. The first run shows how long the path to
+		 * the step takes when its code is cold, which is about what
+		 * the real step will take in an emulator, where the branches
+		 * of the real step are still cold; an insertion starts that
+		 * much earlier. Both warm the code up.
 		 */
 		mutex_lock(&ncs_step_lock);
-		ncs_leap(leap_sec, true);
 		took = ktime_get_real_ns();
 		ncs_leap(leap_sec, true);
 		took = ktime_get_real_ns() - took;
+		ncs_leap(leap_sec, true);
 		mutex_unlock(&ncs_step_lock);
 		if (dir < 0)
 			goal -= clamp_t(s64, took, 0, NCS_LEAP_MAX_EARLY_NS);

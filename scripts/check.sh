@@ -101,7 +101,7 @@ guest_problems() {
 # Console in output/NAME.log, the payload's TAP in output/NAME-tap.log.
 selftest_guest() {
 	g=$1
-	step "$g" env KVER="$2" scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-900}" \
+	step "$g" env KVER="$2" scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-1500}" \
 		--log "$out/$g-console.log" "$3"
 	# Results only from the payload's part of the console, not the dmesg dump.
 	sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
@@ -150,6 +150,8 @@ progs=$(printf 'print-progs:\n\t@echo $(TEST_GEN_PROGS)\n' |
 [ -n "$progs" ] || failed "no selftest programs listed in selftests/ntpdisc/Makefile"
 
 selftest_guest guest "$kver" "$out/payload"
+echo "check: the steering measurements of each backend ($kver guest):"
+awk -f scripts/steer-compare.awk "$out/guest-tap.log" | sed 's/^/check:   /'
 
 # The same selftests on each other kernel series, with the module built
 # for it in a scratch copy.
