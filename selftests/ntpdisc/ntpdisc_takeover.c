@@ -139,15 +139,36 @@ static void step_watch_stop(struct step_watch *w)
 	pthread_join(w->thread, NULL);
 }
 
+/*
+ * CLOCK_MONOTONIC and CLOCK_MONOTONIC_RAW at one instant: MONOTONIC read
+ * between two RAW reads, the narrowest of many tries, so that a stall of
+ * the emulated guest between the reads does not count as rate.
+ */
+static void mono_raw(long long *mono, long long *raw)
+{
+	long long a, m, b, best = -1;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		a = now_ns(CLOCK_MONOTONIC_RAW);
+		m = now_ns(CLOCK_MONOTONIC);
+		b = now_ns(CLOCK_MONOTONIC_RAW);
+		if (best < 0 || b - a < best) {
+			best = b - a;
+			*mono = m;
+			*raw = a + (b - a) / 2;
+		}
+	}
+}
+
 /* CLOCK_MONOTONIC's rate against CLOCK_MONOTONIC_RAW over @secs, in ppm. */
 static double rate_ppm(int secs)
 {
-	long long m0 = now_ns(CLOCK_MONOTONIC), r0 = now_ns(CLOCK_MONOTONIC_RAW);
-	long long m1, r1;
+	long long m0, r0, m1, r1;
 
+	mono_raw(&m0, &r0);
 	sleep(secs);
-	m1 = now_ns(CLOCK_MONOTONIC);
-	r1 = now_ns(CLOCK_MONOTONIC_RAW);
+	mono_raw(&m1, &r1);
 	return ((double)(m1 - m0) / (r1 - r0) - 1) * 1e6;
 }
 
@@ -183,7 +204,7 @@ FIXTURE_TEARDOWN(takeover)
 TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 {
 	struct step_watch watch;
-	double before, during, after;
+	double before, during, again, after;
 	struct timex tx = { 0 };
 	int fd, i;
 
@@ -213,12 +234,15 @@ TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 	memset(&tx, 0, sizeof(tx));
 	ASSERT_LE(0, kernel_adjtimex(&tx));
 	EXPECT_EQ(-20 * 65536, tx.freq);
+	/* As before the load: the timekeeper settles after a change. */
 	after = rate_ppm(2);
+	for (i = 0; i < 5 && fabs(after - (again = rate_ppm(2))) > 3; i++)
+		after = again;
 
-	ksft_print_msg("rate before %.2f, under ntpdisc %.2f, after %.2f ppm\n",
-		       before, during, after);
-	ksft_print_msg("largest step %lld ns in %ld samples\n",
-		       watch.max_jump_ns, watch.samples);
+	fprintf(stderr, "# rate before %.2f, under ntpdisc %.2f, after %.2f ppm\n",
+		before, during, after);
+	fprintf(stderr, "# largest step %lld ns in %ld samples\n",
+		watch.max_jump_ns, watch.samples);
 	/* Emulation noise is a few ppm over 2 s: the differences count. */
 	EXPECT_GT(10.0, fabs(during - before));
 	EXPECT_GT(10.0, fabs(after - before + 70.0));
