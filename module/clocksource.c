@@ -286,7 +286,7 @@ static void ncs_resume(struct clocksource *cs)
 
 /*
  * One coherent reading: CLOCK_MONOTONIC, CLOCK_REALTIME and its second,
- * and CLOCK_MONOTONIC_RAW right after.
+ * and, for the per-second check only, CLOCK_MONOTONIC_RAW right after.
  */
 struct ncs_now {
 	ktime_t mono;
@@ -295,15 +295,20 @@ struct ncs_now {
 	struct timespec64 ts;
 };
 
-static void ncs_read_clock(struct ncs_now *now)
+static void ncs_read_clocks(struct ncs_now *now, bool raw)
 {
 	do {
 		now->mono = ktime_get();
-		now->raw = ktime_get_raw();
+		now->raw = raw ? ktime_get_raw() : 0;
 		now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
 	} while (ktime_compare(ktime_mono_to_any(0, TK_OFFS_REAL),
 			       ktime_sub(now->real, now->mono)));
 	now->ts = ktime_to_timespec64(now->real);
+}
+
+static void ncs_read_clock(struct ncs_now *now)
+{
+	ncs_read_clocks(now, false);
 }
 
 /*
@@ -414,7 +419,7 @@ static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 	u64 slack;
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
-	ncs_read_clock(&now);
+	ncs_read_clocks(&now, true);
 	ncs_sync(&now);
 	ncs_steer();
 	ncs_check_foreign(&now);
