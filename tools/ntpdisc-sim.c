@@ -91,7 +91,8 @@ static void simulate(const struct params *p, int poll, int constant,
 	double f = p->freq_ppm * 1e-6, sum2 = 0, max = 0, e;
 
 	rng = p->seed ? p->seed : 1;
-	r->t_1ms = r->t_10us = 0;
+	r->t_1ms = 0;
+	r->t_10us = 0;
 	discipline_init(&d);
 	memset(&tx, 0, sizeof(tx));
 	tx.modes = ADJ_STATUS | ADJ_TIMECONST | (p->micro ? ADJ_MICRO : ADJ_NANO);
@@ -166,17 +167,39 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "d:f:w:n:p:c:m:us:o:t:")) != -1) {
 		switch (c) {
-		case 'd': p.days = atof(optarg); break;
-		case 'f': p.freq_ppm = atof(optarg); break;
-		case 'w': p.wander = atof(optarg); break;
-		case 'n': p.noise_ns = atof(optarg); break;
-		case 'p': npoll = parse_list(optarg, polls, 16); break;
-		case 'c': nconst = parse_list(optarg, consts, 16); break;
-		case 'm': p.fll = !strcmp(optarg, "fll"); break;
-		case 'u': p.micro = true; break;
-		case 's': p.seed = strtoull(optarg, NULL, 0); break;
-		case 'o': csv = optarg; break;
-		case 't': trajfile = optarg; break;
+		case 'd':
+			p.days = atof(optarg);
+			break;
+		case 'f':
+			p.freq_ppm = atof(optarg);
+			break;
+		case 'w':
+			p.wander = atof(optarg);
+			break;
+		case 'n':
+			p.noise_ns = atof(optarg);
+			break;
+		case 'p':
+			npoll = parse_list(optarg, polls, 16);
+			break;
+		case 'c':
+			nconst = parse_list(optarg, consts, 16);
+			break;
+		case 'm':
+			p.fll = !strcmp(optarg, "fll");
+			break;
+		case 'u':
+			p.micro = true;
+			break;
+		case 's':
+			p.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'o':
+			csv = optarg;
+			break;
+		case 't':
+			trajfile = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns] [-p polls] [-c consts] [-m pll|fll] [-u] [-s seed] [-o grid.csv] [-t trajectory.csv]\n",
 				argv[0]);
@@ -187,13 +210,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ntpdisc-sim: frequency error within +-500 ppm, days > 0\n");
 		return 2;
 	}
-	if (csv && !(out = fopen(csv, "w"))) {
-		perror(csv);
-		return 1;
+	if (csv) {
+		out = fopen(csv, "w");
+		if (!out) {
+			perror(csv);
+			return 1;
+		}
 	}
-	if (trajfile && !(traj = fopen(trajfile, "w"))) {
-		perror(trajfile);
-		return 1;
+	if (trajfile) {
+		traj = fopen(trajfile, "w");
+		if (!traj) {
+			perror(trajfile);
+			return 1;
+		}
 	}
 	printf("# %.1f days, frequency error %+.1f ppm, wander %g ppm/sqrt(s), noise %.0f ns, %s, %s, seed %llu\n",
 	       p.days, p.freq_ppm, p.wander, p.noise_ns, p.fll ? "FLL" : "PLL",

@@ -309,9 +309,9 @@ TEST_F_TIMEOUT(cslife, handover_both_ways, 120)
 
 	nd_log("clocksource %s -> %s -> %s", cs0, "ntpdisc", cs);
 	nd_log("rate before %.2f, under ntpdisc %.2f, set to -20 there %.2f, after %.2f ppm",
-		before, during, steered, after);
+	       before, during, steered, after);
 	nd_log("largest step of MONOTONIC against the TSC %lld ns in %ld samples",
-		(long long)watch.max_jump_ns, watch.samples);
+	       (long long)watch.max_jump_ns, watch.samples);
 	/* Emulation noise is a few ppm over 2 s. */
 	EXPECT_GT(5.0, fabs(during - before));
 	EXPECT_GT(5.0, fabs(steered + 20.0));
@@ -357,9 +357,9 @@ TEST_F_TIMEOUT(cslife, fifty_cycles, 600)
 	slab1 = meminfo("Slab");
 	free1 = meminfo("MemFree");
 	nd_log("%d cycles: Slab %ld -> %ld kB, MemFree %ld -> %ld kB",
-		i, slab0, slab1, free0, free1);
+	       i, slab0, slab1, free0, free1);
 	nd_log("largest step of MONOTONIC against the TSC %lld ns in %ld samples",
-		(long long)watch.max_jump_ns, watch.samples);
+	       (long long)watch.max_jump_ns, watch.samples);
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(CYCLES, i);
 	/* A leak of even 1 kB per cycle would show as 50 kB. */
@@ -394,7 +394,7 @@ TEST_F_TIMEOUT(cslife, refuses_variant_tsc, 60)
 	close(fd);
 	current_cs(cs, sizeof(cs));
 	nd_log("without %s: steer %u, clocksource %s", TESTONLY,
-		out.steer, cs);
+	       out.steer, cs);
 	if (out.steer == NTPDISC_STEER_CLOCKSOURCE) {
 		/* An invariant TSC: nothing to refuse here. */
 		EXPECT_EQ(0, release());
