@@ -366,7 +366,7 @@ void nd_log_flush(void)
 	loglen = 0;
 }
 
-static void read_line(const char *path, char *buf, size_t len)
+void nd_read_line(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
 
@@ -405,7 +405,7 @@ void nd_print_context(const char *prog)
 	char cs[64];
 	int ret;
 
-	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+	nd_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		  cs, sizeof(cs));
 	ret = ntpdisc_output(&o);
 	if (ret)

@@ -126,6 +126,9 @@ int nd_sys_freq_tick(double ppm, long tick);
 int nd_sys_reset(void);
 void nd_reset_at_exit(void);
 
+/* The first line of @path without its newline; empty if unreadable. */
+void nd_read_line(const char *path, char *buf, size_t len);
+
 /* Print what is being measured: clocksource, ntpdisc, TSC. */
 void nd_print_context(const char *prog);
 /* /dev/ntpdisc is loaded and steers the system clock (not shadow mode). */

@@ -104,15 +104,7 @@ static bool module_loaded(void)
 
 static void current_cs(char *buf, size_t len)
 {
-	FILE *f = fopen(CS_FILE, "r");
-
-	buf[0] = '\0';
-	if (f) {
-		if (!fgets(buf, len, f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
+	nd_read_line(CS_FILE, buf, len);
 }
 
 static void set_kernel(long freq, long tick, int status)
