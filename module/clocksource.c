@@ -837,6 +837,15 @@ static void ncs_stop(void)
 	ncs.registered = false;
 }
 
+/*
+ * For the benchmark (debug.c): the clocksource while it is registered.
+ * Its read stays valid after a release, until the module goes.
+ */
+struct clocksource *ntpdisc_cs_clocksource(void)
+{
+	return READ_ONCE(ncs.registered) ? &ncs.cs : NULL;
+}
+
 const struct ntpdisc_actuator ntpdisc_clocksource = {
 	.name = "clocksource",
 	.steer = NTPDISC_STEER_CLOCKSOURCE,

@@ -390,6 +390,7 @@ static int __init ntpdisc_init(void)
 	if (ret)
 		goto err_device;
 
+	ntpdisc_debug_init();
 	pr_info("loaded, steer=%s\n", actuator->name);
 	return 0;
 
@@ -410,6 +411,7 @@ static void __exit ntpdisc_exit(void)
 	 * Open descriptors pin the module, so no request is in flight;
 	 * the device goes first so that none can start.
 	 */
+	ntpdisc_debug_exit();
 	posix_clock_unregister(&ntpdisc_dev->clock);
 	actuator->stop();
 	class_destroy(ntpdisc_class);

@@ -58,6 +58,18 @@ extern const struct ntpdisc_actuator ntpdisc_clocksource;
 #endif
 
 bool ntpdisc_may_set_time(void);
+
+/* The benchmark's debugfs file (debug.c) and what it may measure. */
+void ntpdisc_debug_init(void);
+void ntpdisc_debug_exit(void);
+#ifdef NTPDISC_CLOCKSOURCE
+struct clocksource *ntpdisc_cs_clocksource(void);
+#else
+static inline struct clocksource *ntpdisc_cs_clocksource(void)
+{
+	return NULL;
+}
+#endif
 void ntpdisc_fill_output(const struct discipline *disc,
 			 struct ntpdisc_output *out);
 
