@@ -135,12 +135,25 @@ test-module-kver: kdir
 		selftests/ntpdisc/test_replace/*.c build/$(KVER)-test_replace/
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/$(KVER)-test_replace modules
 
+# The simulator's trace that ntpdisc_simtrace replays on the guest kernel:
+# short runs of PLL and FLL, nano and micro, at fixed seeds.
+SIMTRACE := $(CURDIR)/build/tools/ntpdisc_simtrace.txt
+SIMTRACE_RUNS := "-p 1 -c 0 -T 16 -s 1" "-u -p 2 -c 1 -T 16 -s 2" \
+	"-m fll -p 3 -c 0 -T 12 -s 3" "-u -f -300 -n 20000 -p 1 -c 3 -T 10 -s 4"
+
+simtrace:
+	$(MAKE) -C tools OUT=$(CURDIR)/build/tools sim
+	rm -f $(SIMTRACE)
+	for a in $(SIMTRACE_RUNS); do \
+		build/tools/ntpdisc-sim $$a -R $(SIMTRACE) || exit 1; done
+
 # Payload for the selftests: module, static test binaries, the CLI and the
-# test module, guest runner.
-payload: module selftests tools test-module-kver
+# test module, the simulator's trace, guest runner.
+payload: module selftests tools test-module-kver simtrace
 	rm -rf $(OUT)/payload
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC) \
 		DESTDIR=$(OUT)/payload/tests install
+	cp $(SIMTRACE) $(OUT)/payload/tests/
 	cp ntpdisc.ko $(OUT)/payload/
 	cp build/tools/ntpdisc \
 		build/$(KVER)-test_replace/ntpdisc_test_replace.ko \
@@ -172,4 +185,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit fuzz-host sim selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -15,9 +15,16 @@
  * RMS and largest error over the second half of the run; as a table, as
  * CSV (-o FILE), and with -t FILE the trajectory of one run.
  *
+ * With -R FILE it instead appends to FILE a trace of one short run (-T
+ * seconds, the first poll interval and time constant): every request the
+ * daemon makes, a read in each second without one, and what each answered.
+ * The selftest ntpdisc_simtrace replays the trace against the guest
+ * kernel's own discipline, second for second, and must get the same
+ * answers: otherwise the simulator does not model the kernel.
+ *
  * usage: ntpdisc-sim [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns]
  *                    [-p polls] [-c consts] [-m pll|fll] [-u] [-s seed]
- *                    [-o grid.csv] [-t trajectory.csv]
+ *                    [-o grid.csv] [-t trajectory.csv] [-R trace -T secs]
  */
 #include <math.h>
 #include <stdio.h>
@@ -63,14 +70,42 @@ static bool always(void)
 	return true;
 }
 
-static void request(struct discipline *d, struct ntpdisc_timex *tx,
-		    time64_t now)
+/*
+ * One line per call: second, the request's fields, then the answer's
+ * return value and fields (the order ntpdisc_simtrace reads them in).
+ * "pre" marks a call whose answer depends on the state before the run,
+ * which the replay cannot know: it is made but not compared.
+ */
+static void trace_call(FILE *trace, const char *kind, long t,
+		       const struct ntpdisc_timex *in, int ret,
+		       const struct ntpdisc_timex *out)
+{
+	fprintf(trace, "%s %ld %#x %lld %lld %lld %lld %d %lld %lld -> %d %lld %lld %lld %lld %d %lld %lld\n",
+		kind, t, in->modes, in->offset, in->freq, in->maxerror,
+		in->esterror, in->status, in->constant, in->tick, ret,
+		out->offset, out->freq, out->maxerror, out->esterror,
+		out->status, out->constant, out->tick);
+}
+
+static void request_as(struct discipline *d, struct ntpdisc_timex *tx,
+		       time64_t now, FILE *trace, const char *kind, long t)
 {
 	struct timespec64 ts = { now, 0 };
+	struct ntpdisc_timex in = *tx;
 	s32 tai = 0;
+	int ret;
 
-	if (!discipline_validate(tx, always))
-		discipline_adjtimex(d, tx, &ts, now, &tai);
+	ret = discipline_validate(tx, always);
+	if (!ret)
+		ret = discipline_adjtimex(d, tx, &ts, now, &tai);
+	if (trace)
+		trace_call(trace, kind, t, &in, ret, tx);
+}
+
+static void request(struct discipline *d, struct ntpdisc_timex *tx,
+		    time64_t now, FILE *trace, long t)
+{
+	request_as(d, tx, now, trace, "req", t);
 }
 
 /* The discipline's rate this second, relative to nominal. */
@@ -80,10 +115,33 @@ static double disc_rate(const struct discipline *d)
 	       (double)((u64)NSEC_PER_SEC << 32) - 1;
 }
 
-static void simulate(const struct params *p, int poll, int constant,
-		     FILE *traj, struct result *r)
+/*
+ * A known starting state that any kernel discipline can be put in too:
+ * no adjtime slew, no phase, no frequency, nominal tick, zero errors, the
+ * mode and time constant of the run.
+ */
+static void reset(struct discipline *d, const struct params *p,
+		  int constant, time64_t now, FILE *trace)
 {
-	long secs = (long)(p->days * 86400), half = secs / 2, t, n = 0;
+	struct ntpdisc_timex tx;
+
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_OFFSET_SINGLESHOT;
+	request_as(d, &tx, now, trace, "pre", 0);
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_STATUS | ADJ_TIMECONST | ADJ_OFFSET | ADJ_FREQUENCY |
+		   ADJ_MAXERROR | ADJ_ESTERROR | ADJ_TICK |
+		   (p->micro ? ADJ_MICRO : ADJ_NANO);
+	tx.status = STA_PLL | (p->fll ? STA_FLL : 0);
+	tx.constant = constant;
+	tx.tick = USEC_PER_SEC / USER_HZ;
+	request(d, &tx, now, trace, 0);
+}
+
+static void simulate(const struct params *p, int poll, int constant,
+		     long secs, FILE *traj, FILE *trace, struct result *r)
+{
+	long half = secs / 2, t, n = 0;
 	time64_t now = 1700000000;
 	struct ntpdisc_timex tx;
 	struct discipline d;
@@ -94,11 +152,11 @@ static void simulate(const struct params *p, int poll, int constant,
 	r->t_1ms = 0;
 	r->t_10us = 0;
 	discipline_init(&d);
-	memset(&tx, 0, sizeof(tx));
-	tx.modes = ADJ_STATUS | ADJ_TIMECONST | (p->micro ? ADJ_MICRO : ADJ_NANO);
-	tx.status = STA_PLL | (p->fll ? STA_FLL : 0);
-	tx.constant = constant;
-	request(&d, &tx, now);
+	if (trace)
+		fprintf(trace, "seg poll %d constant %d %s %s seed %llu\n",
+			poll, constant, p->micro ? "micro" : "nano",
+			p->fll ? "fll" : "pll", p->seed);
+	reset(&d, p, constant, now, trace);
 
 	for (t = 1; t <= secs; t++) {
 		now++;
@@ -112,7 +170,10 @@ static void simulate(const struct params *p, int poll, int constant,
 			tx.modes = ADJ_OFFSET | ADJ_MAXERROR | ADJ_ESTERROR |
 				   (p->micro ? ADJ_MICRO : ADJ_NANO);
 			tx.offset = llround(m * (p->micro ? 1e6 : 1e9));
-			request(&d, &tx, now);
+			request(&d, &tx, now, trace, t);
+		} else if (trace) {
+			memset(&tx, 0, sizeof(tx));
+			request(&d, &tx, now, trace, t);
 		}
 		e = fabs(theta);
 		if (e >= 1e-3)
@@ -160,12 +221,13 @@ int main(int argc, char **argv)
 	};
 	int polls[16] = { 16, 64, 256, 1024 }, npoll = 4;
 	int consts[16] = { 0, 2, 4, 6 }, nconst = 4;
-	const char *csv = NULL, *trajfile = NULL;
-	FILE *out = NULL, *traj = NULL;
+	const char *csv = NULL, *trajfile = NULL, *tracefile = NULL;
+	FILE *out = NULL, *traj = NULL, *trace;
+	long trace_secs = 16;
 	struct result r;
 	int c, i, j;
 
-	while ((c = getopt(argc, argv, "d:f:w:n:p:c:m:us:o:t:")) != -1) {
+	while ((c = getopt(argc, argv, "d:f:w:n:p:c:m:us:o:t:R:T:")) != -1) {
 		switch (c) {
 		case 'd':
 			p.days = atof(optarg);
@@ -200,8 +262,14 @@ int main(int argc, char **argv)
 		case 't':
 			trajfile = optarg;
 			break;
+		case 'R':
+			tracefile = optarg;
+			break;
+		case 'T':
+			trace_secs = atol(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns] [-p polls] [-c consts] [-m pll|fll] [-u] [-s seed] [-o grid.csv] [-t trajectory.csv]\n",
+			fprintf(stderr, "usage: %s [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns] [-p polls] [-c consts] [-m pll|fll] [-u] [-s seed] [-o grid.csv] [-t trajectory.csv] [-R trace -T secs]\n",
 				argv[0]);
 			return 2;
 		}
@@ -209,6 +277,19 @@ int main(int argc, char **argv)
 	if (fabs(p.freq_ppm) > 500 || p.days <= 0 || npoll < 1 || nconst < 1) {
 		fprintf(stderr, "ntpdisc-sim: frequency error within +-500 ppm, days > 0\n");
 		return 2;
+	}
+	if (tracefile) {
+		if (trace_secs < 1 || trace_secs > 3600) {
+			fprintf(stderr, "ntpdisc-sim: -T between 1 and 3600 s\n");
+			return 2;
+		}
+		trace = fopen(tracefile, "a");
+		if (!trace) {
+			perror(tracefile);
+			return 1;
+		}
+		simulate(&p, polls[0], consts[0], trace_secs, NULL, trace, &r);
+		return fclose(trace) ? 1 : 0;
 	}
 	if (csv) {
 		out = fopen(csv, "w");
@@ -237,7 +318,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < npoll; i++)
 		for (j = 0; j < nconst; j++) {
 			simulate(&p, polls[i], consts[j],
-				 i == 0 && j == 0 ? traj : NULL, &r);
+				 (long)(p.days * 86400),
+				 i == 0 && j == 0 ? traj : NULL, NULL, &r);
 			printf("%6d %5d %12.0f %12.0f %12.1f %12.1f %+10.4f\n",
 			       polls[i], consts[j], r.t_1ms, r.t_10us,
 			       r.rms_ns, r.max_ns, r.freq_ppm);

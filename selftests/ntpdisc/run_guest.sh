@@ -43,7 +43,7 @@
 cd "$(dirname "$0")" || exit 1
 
 tests="ntpdisc_fields ntpdisc_errno ntpdisc_adjtime ntpdisc_evolution
-ntpdisc_leap ntpdisc_random"
+ntpdisc_leap ntpdisc_random ntpdisc_simtrace"
 steer_tests="ntpdisc_steer ntpdisc_phase ntpdisc_step ntpdisc_leapclock
 ntpdisc_stress"
 # Or from the guest's kernel command line (guest-run.sh --append), with
