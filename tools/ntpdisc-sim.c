@@ -80,7 +80,8 @@ static void trace_call(FILE *trace, const char *kind, long t,
 		       const struct ntpdisc_timex *in, int ret,
 		       const struct ntpdisc_timex *out)
 {
-	fprintf(trace, "%s %ld %#x %lld %lld %lld %lld %d %lld %lld -> %d %lld %lld %lld %lld %d %lld %lld\n",
+	fprintf(trace, "%s %ld %#x %lld %lld %lld %lld %d %lld %lld"
+		" -> %d %lld %lld %lld %lld %d %lld %lld\n",
 		kind, t, in->modes, in->offset, in->freq, in->maxerror,
 		in->esterror, in->status, in->constant, in->tick, ret,
 		out->offset, out->freq, out->maxerror, out->esterror,
@@ -146,7 +147,7 @@ static void simulate(const struct params *p, int poll, int constant,
 	struct ntpdisc_timex tx;
 	struct discipline d;
 	double theta = 0.010;	/* clock - true time, s: 10 ms to start */
-	double f = p->freq_ppm * 1e-6, sum2 = 0, max = 0, e;
+	double f = p->freq_ppm / 1e6, sum2 = 0, max = 0, e;
 
 	rng = p->seed ? p->seed : 1;
 	r->t_1ms = 0;
@@ -161,10 +162,10 @@ static void simulate(const struct params *p, int poll, int constant,
 	for (t = 1; t <= secs; t++) {
 		now++;
 		discipline_second_overflow(&d, now);
-		f += p->wander * 1e-6 * gauss();
+		f += p->wander / 1e6 * gauss();
 		theta += f + disc_rate(&d);
 		if (t % poll == 0) {
-			double m = -(theta + p->noise_ns * 1e-9 * gauss());
+			double m = -(theta + p->noise_ns / 1e9 * gauss());
 
 			memset(&tx, 0, sizeof(tx));
 			tx.modes = ADJ_OFFSET | ADJ_MAXERROR | ADJ_ESTERROR |
@@ -176,11 +177,11 @@ static void simulate(const struct params *p, int poll, int constant,
 			request(&d, &tx, now, trace, t);
 		}
 		e = fabs(theta);
-		if (e >= 1e-3)
+		if (e >= 0.001)
 			r->t_1ms = -1;
 		else if (r->t_1ms < 0 || !r->t_1ms)
 			r->t_1ms = t;
-		if (e >= 10e-6)
+		if (e >= 0.00001)
 			r->t_10us = -1;
 		else if (r->t_10us < 0 || !r->t_10us)
 			r->t_10us = t;
@@ -216,7 +217,7 @@ static int parse_list(const char *s, int *v, int max)
 int main(int argc, char **argv)
 {
 	struct params p = {
-		.days = 2, .freq_ppm = 50, .wander = 1e-4, .noise_ns = 1000,
+		.days = 2, .freq_ppm = 50, .wander = 0.0001, .noise_ns = 1000,
 		.seed = 20261125,
 	};
 	int polls[16] = { 16, 64, 256, 1024 }, npoll = 4;
@@ -269,7 +270,9 @@ int main(int argc, char **argv)
 			trace_secs = atol(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns] [-p polls] [-c consts] [-m pll|fll] [-u] [-s seed] [-o grid.csv] [-t trajectory.csv] [-R trace -T secs]\n",
+			fprintf(stderr, "usage: %s [-d days] [-f ppm] [-w ppm/sqrt(s)] [-n ns]\n"
+				"\t[-p polls] [-c consts] [-m pll|fll] [-u] [-s seed]\n"
+				"\t[-o grid.csv] [-t trajectory.csv] [-R trace -T secs]\n",
 				argv[0]);
 			return 2;
 		}

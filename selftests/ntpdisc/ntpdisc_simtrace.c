@@ -70,7 +70,9 @@ static int load_trace(const char *path, char *err, size_t len)
 			segs[nsegs++].n = 0;
 			continue;
 		}
-		n = sscanf(line, "%7s %ld %x %lld %lld %lld %lld %lld %lld %lld -> %lld %lld %lld %lld %lld %lld %lld %lld",
+		/* kind, second, modes, 7 request fields -> ret, 7 answers */
+		n = sscanf(line, "%7s %ld %x %lld %lld %lld %lld %lld %lld %lld"
+			   " -> %lld %lld %lld %lld %lld %lld %lld %lld",
 			   kind, &sec, &modes, &v[0], &v[1], &v[2], &v[3],
 			   &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
 			   &v[11], &v[12], &v[13], &v[14]);
@@ -108,34 +110,33 @@ static int load_trace(const char *path, char *err, size_t len)
 	return ncalls ? 0 : -1;
 }
 
+static int field_diff(const char *name, long long got, long long want,
+		      char *buf, size_t len)
+{
+	size_t used = strlen(buf);
+
+	if (got == want)
+		return 0;
+	snprintf(buf + used, len - used, " %s %lld (sim %lld)", name, got,
+		 want);
+	return 1;
+}
+
 /* What the kernel answered, against what the simulation answered. */
 static int sim_diff(const struct trace_call *c, const struct nd_res *r,
 		    char *buf, size_t len)
 {
 	const struct timex *o = &r->out;
-	int n = 0;
 
 	buf[0] = 0;
-#define SIM_FIELD(got, want, name)					\
-	do {								\
-		if ((long long)(got) != (long long)(want)) {		\
-			size_t u = strlen(buf);				\
-			snprintf(buf + u, len - u, " %s %lld (sim %lld)", \
-				 name, (long long)(got),		\
-				 (long long)(want));			\
-			n++;						\
-		}							\
-	} while (0)
-	SIM_FIELD(r->ret, c->ret, "ret");
-	SIM_FIELD(o->offset, c->out.offset, "offset");
-	SIM_FIELD(o->freq, c->out.freq, "freq");
-	SIM_FIELD(o->maxerror, c->out.maxerror, "maxerror");
-	SIM_FIELD(o->esterror, c->out.esterror, "esterror");
-	SIM_FIELD(o->status, c->out.status, "status");
-	SIM_FIELD(o->constant, c->out.constant, "constant");
-	SIM_FIELD(o->tick, c->out.tick, "tick");
-#undef SIM_FIELD
-	return n;
+	return field_diff("ret", r->ret, c->ret, buf, len) +
+	       field_diff("offset", o->offset, c->out.offset, buf, len) +
+	       field_diff("freq", o->freq, c->out.freq, buf, len) +
+	       field_diff("maxerror", o->maxerror, c->out.maxerror, buf, len) +
+	       field_diff("esterror", o->esterror, c->out.esterror, buf, len) +
+	       field_diff("status", o->status, c->out.status, buf, len) +
+	       field_diff("constant", o->constant, c->out.constant, buf, len) +
+	       field_diff("tick", o->tick, c->out.tick, buf, len);
 }
 
 static void sleep_until(__s64 t)
