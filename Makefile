@@ -65,12 +65,17 @@ unit:
 	$(MAKE) -C module/tests run
 
 # The discipline simulator on the host: a grid of poll intervals and time
-# constants, as a table and CSV in output/sim (SIM_ARGS for more options).
+# constants, as a table and CSV in output/sim (SIM_ARGS for more options),
+# and the first run's trajectory as CSV and PNG (gnuplot).
 sim:
 	$(MAKE) -C tools OUT=$(CURDIR)/build/tools sim
 	mkdir -p $(OUT)/sim
 	build/tools/ntpdisc-sim $(SIM_ARGS) -o $(OUT)/sim/grid.csv \
 		-t $(OUT)/sim/trajectory.csv | tee $(OUT)/sim/grid.txt
+	gnuplot -e "in='$(OUT)/sim/trajectory.csv'; out='$(OUT)/sim/trajectory.png'" \
+		-e "title='$$(head -n1 $(OUT)/sim/grid.txt | sed "s/^# //; s/'//g"), first grid run'" \
+		tools/ntpdisc-sim.gp
+	@echo "sim: output/sim/grid.txt grid.csv trajectory.csv trajectory.png"
 
 # The discipline under libFuzzer on the host (clang): FUZZ_SECONDS (60).
 fuzz-host:

@@ -191,7 +191,7 @@ static void simulate(const struct params *p, int poll, int constant,
 				max = e;
 			n++;
 		}
-		if (traj && t % 16 == 0)
+		if (traj && (t < 256 || t % 16 == 0))
 			fprintf(traj, "%ld,%.9f,%.6f\n", t, theta,
 				(double)d.time_freq / 65536.0 / 65536.0 / 1000);
 	}
