@@ -4,17 +4,26 @@
 # Guest side of the kernel's own timers selftests (busybox sh, root, inside
 # the test guest only: the tests set the clock and the NTP state).
 #
-#   timers-guest.sh plain|ntpdisc [TEST...]
+#   timers-guest.sh plain|ntpdisc|preload [TEST...]
 #
 # Run from a payload directory holding this script, the unmodified test
 # binaries of tools/testing/selftests/timers in timers/ (built statically
-# by "make timers-selftests") and, for mode ntpdisc, ntpdisc.ko.
+# by "make timers-selftests", dynamically for mode preload) and, for modes
+# ntpdisc and preload, ntpdisc.ko.
 #
 #   plain    the guest kernel's own NTP discipline, no module loaded
 #   ntpdisc  "insmod ntpdisc.ko steer=livepatch" first, so that adjtimex(2)
 #            and the timekeeper reach ntpdisc's discipline; if the load
 #            fails, or the livepatch is not enabled before and after the
 #            tests, every test is reported failed with that reason
+#   preload  "ntpdisc load ntpdisc.ko steer=clocksource
+#            testonly_ignore_tsc_invariance=1" with the CLI, then every
+#            test runs with LD_PRELOAD=libntpdisc-preload.so, so that its
+#            adjtimex and clock_adjtime(CLOCK_REALTIME) reach /dev/ntpdisc
+#            while the timekeeper counts ntpdisc's clocksource; the payload
+#            brings glibc (guest-libc.sh); if the load fails, or the
+#            clocksource is not ntpdisc before and after a test, the tests
+#            are reported failed with that reason
 #
 # Output is nested kselftest TAP, one result per test binary:
 #
@@ -36,8 +45,8 @@ cd "$(dirname "$0")" || exit 1
 mode=$1
 shift
 case $mode in
-plain|ntpdisc) ;;
-*) echo "usage: $0 plain|ntpdisc [TEST...]" >&2; exit 2 ;;
+plain|ntpdisc|preload) ;;
+*) echo "usage: $0 plain|ntpdisc|preload [TEST...]" >&2; exit 2 ;;
 esac
 
 all="valid-adjtimex set-tai adjtick freq-step raw_skew leap-a-day leapcrash
@@ -109,6 +118,24 @@ if [ "$mode" = ntpdisc ]; then
 	fi
 	[ -z "$broken" ] || echo "# ntpdisc: $broken"
 fi
+cs_file=/sys/devices/system/clocksource/clocksource0/current_clocksource
+if [ "$mode" = preload ]; then
+	. ./guest-libc.sh
+	if [ ! -f ntpdisc.ko ] || [ ! -f libntpdisc-preload.so ]; then
+		broken="ntpdisc.ko or libntpdisc-preload.so missing from the payload"
+	elif ! err=$(./ntpdisc load ntpdisc.ko steer=clocksource \
+			testonly_ignore_tsc_invariance=1 2>&1); then
+		broken="ntpdisc load steer=clocksource failed: $err"
+		dmesg | tail -n 5 | sed 's/^/# dmesg: /'
+	elif [ "$(cat $cs_file)" != ntpdisc ]; then
+		broken="loaded, but the clocksource is $(cat $cs_file)"
+	else
+		echo "# ntpdisc: loaded steer=clocksource, clocksource $(cat $cs_file)," \
+			"tests run with LD_PRELOAD=libntpdisc-preload.so"
+	fi
+	[ -z "$broken" ] || echo "# ntpdisc: $broken"
+	export LD_PRELOAD="$PWD/libntpdisc-preload.so"
+fi
 
 cd timers || exit 1
 n=0
@@ -134,7 +161,12 @@ for t in $tests; do
 	[ ! -f /tmp/timers.rc ] || rc=$(cat /tmp/timers.rc)
 	echo "# $t: exit $rc, $start..$end s uptime," \
 		"$(awk "BEGIN { printf \"%.0f\", $end - $start }") s"
-	if [ "$mode" = ntpdisc ] && [ -z "$(livepatches)" ]; then
+	if [ "$mode" = preload ] && [ "$(cat $cs_file)" != ntpdisc ]; then
+		broken="the clocksource changed to $(cat $cs_file) during $t"
+		echo "# ntpdisc: $broken"
+		echo "not ok $n selftests: timers: $t # ntpdisc not in charge"
+		fail=$((fail + 1))
+	elif [ "$mode" = ntpdisc ] && [ -z "$(livepatches)" ]; then
 		# Someone (an atomic-replace patch, a crash) took the patch away.
 		broken="the livepatch was disabled during $t"
 		echo "# ntpdisc: $broken"

@@ -2,7 +2,11 @@
 # Judge a run of the kernel's timers selftests under ntpdisc against the
 # plain kernel's run of the same tests in the same "make check":
 #
-#   timers-judge.sh PLAIN_TAP_LOG NTPDISC_TAP_LOG TEST...
+#   timers-judge.sh [--preload] PLAIN_TAP_LOG NTPDISC_TAP_LOG TEST...
+#
+# With --preload the second log is a run of mode preload (the tests through
+# libntpdisc-preload.so against /dev/ntpdisc, steer=clocksource): the rules
+# below hold, except for the tests of mono_raw_reason(), see there.
 #
 # The logs are scripts/timers-guest.sh output (output/timers-*-tap.log);
 # several logs of one mode may be given joined by commas (the tests split
@@ -31,7 +35,12 @@
 #   counted: the plain run is the reference, not a test of ntpdisc.
 set -eu
 
-[ $# -ge 3 ] || { echo "usage: $0 PLAIN_TAP_LOG NTPDISC_TAP_LOG TEST..." >&2; exit 2; }
+preload= label=ntpdisc
+if [ "${1:-}" = --preload ]; then
+	preload=1 label=preload
+	shift
+fi
+[ $# -ge 3 ] || { echo "usage: $0 [--preload] PLAIN_TAP_LOG NTPDISC_TAP_LOG TEST..." >&2; exit 2; }
 plain=$(echo "$1" | tr ',' ' ')
 ntpdisc=$(echo "$2" | tr ',' ' ')
 shift 2
@@ -54,6 +63,69 @@ known_reason() {
 		;;
 	*) return 1 ;;
 	esac
+}
+
+# Tests that measure CLOCK_MONOTONIC against CLOCK_MONOTONIC_RAW.  With
+# steer=clocksource the timekeeper counts ntpdisc's clocksource, whose
+# rate the discipline sets, and MONOTONIC_RAW counts the same clocksource
+# (it is "raw" only of the kernel's own NTP adjustment, which stays at
+# zero): both clocks move together, the ratio the test measures stays 1,
+# and a frequency or tick set through /dev/ntpdisc cannot show in it.
+# Such a test fails (or, for freq-step, skips) in mode preload by design.
+# The same property is checked against a counter ntpdisc does not steer,
+# the TSC beside the sample ioctl, by our own selftests in clocksource
+# mode (selftests/ntpdisc, NTPDISC_STEER=clocksource): ntpdisc_steer's
+# frequency and tick tests (rate of CLOCK_MONOTONIC and CLOCK_REALTIME
+# for ADJ_FREQUENCY up to the +-500 ppm clamp and ADJ_TICK +-10%),
+# ntpdisc_phase (PLL/FLL and adjtime slews), ntpdisc_cslife (frequency
+# carried over at load and release).  For adjtick, raw_skew and
+# change_skew the judge checks that this is why they fail: every
+# MONOTONIC-against-RAW rate they print must be within MONO_RAW_PPM of
+# zero, whatever was set.
+MONO_RAW_PPM=5
+mono_raw_reason() {
+	case $1 in
+	adjtick)
+		echo "adjtick sets ADJ_TICK and measures CLOCK_MONOTONIC against" \
+			"CLOCK_MONOTONIC_RAW, which ntpdisc's clocksource steers as" \
+			"well; ntpdisc_steer.tick (clocksource) shows the tick" \
+			"against the raw TSC"
+		;;
+	freq-step)
+		echo "freq-step steps ADJ_FREQUENCY and measures CLOCK_MONOTONIC" \
+			"against CLOCK_MONOTONIC_RAW, which ntpdisc's clocksource steers" \
+			"as well (and skips when reading both takes over 500 ns," \
+			"as ntpdisc's clocksource read does under TCG);" \
+			"ntpdisc_steer.frequency (clocksource) shows frequency steps" \
+			"against the raw TSC"
+		;;
+	raw_skew | change_skew)
+		echo "$1 compares the skew of CLOCK_MONOTONIC against" \
+			"CLOCK_MONOTONIC_RAW with adjtimex's frequency; ntpdisc's" \
+			"clocksource steers MONOTONIC_RAW as well, so the skew stays 0;" \
+			"ntpdisc_steer.frequency (clocksource) shows the frequency" \
+			"against the raw TSC"
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# mono_raw_rates LOGS TEST: the MONOTONIC-against-RAW rates (ppm) that
+# the test printed, one a line.
+mono_raw_rates() {
+	# shellcheck disable=SC2086
+	cat $1 2>/dev/null | awk -v t="$2" '
+		$0 == "# selftests: timers: " t { on = 1; next }
+		on && index($0, "# " t ": exit ") == 1 { on = 0 }
+		on && match($0, /usec, -?[0-9]+ ppm\): [0-9]+ usec, -?[0-9]+ ppm/) {
+			n = split(substr($0, RSTART, RLENGTH), f, " ")
+			print f[n - 1]
+		}
+		on && match($0, /-?[0-9]+\.[0-9]+\(est\)/) {
+			v = substr($0, RSTART, RLENGTH)
+			sub(/\(est\)/, "", v)
+			print v
+		}'
 }
 
 # result LOGS TEST: "ok", "skip", "fail" or "none" (never reported).
@@ -104,13 +176,30 @@ for t in "$@"; do
 			echo "timers: plain: $t fails under emulation (exit $(exit_of "$plain" "$t")): $reason"
 		fi
 	fi
+	if [ -n "$preload" ] && [ "$n" != ok ] && [ "$n" != none ] &&
+		mreason=$(mono_raw_reason "$t"); then
+		rates=$(mono_raw_rates "$ntpdisc" "$t" | tr '\n' ' ')
+		off=$(for r in $rates; do echo "$r"; done |
+			awk -v m="$MONO_RAW_PPM" '{ if ($1 > m || $1 < -m) bad++ } END { print bad + 0 }')
+		if [ "$t" != freq-step ] && [ -z "$rates" ]; then
+			echo "timers: preload: $t FAILED (exit $(exit_of "$ntpdisc" "$t")): it printed no MONOTONIC-against-RAW rate"
+			fail=$((fail + 1))
+		elif [ "$off" != 0 ]; then
+			echo "timers: preload: $t FAILED (exit $(exit_of "$ntpdisc" "$t")): MONOTONIC against RAW measured ${rates}ppm, beyond +-$MONO_RAW_PPM ppm: not the reason written down"
+			fail=$((fail + 1))
+		else
+			echo "timers: preload: $t fails by design (exit $(exit_of "$ntpdisc" "$t"); MONOTONIC against RAW: ${rates:-not printed }ppm): $mreason"
+			known=$((known + 1))
+		fi
+		continue
+	fi
 	case $n in
 	ok)
-		echo "timers: ntpdisc: $t passed"
+		echo "timers: $label: $t passed"
 		pass=$((pass + 1))
 		;;
 	none)
-		echo "timers: ntpdisc: $t did not report a result"
+		echo "timers: $label: $t did not report a result"
 		fail=$((fail + 1))
 		;;
 	*)
@@ -129,10 +218,10 @@ for t in "$@"; do
 			why=
 		fi
 		if [ -z "$why" ]; then
-			echo "timers: ntpdisc: $t fails plain as well (known under emulation, see above)"
+			echo "timers: $label: $t fails plain as well (known under emulation, see above)"
 			known=$((known + 1))
 		else
-			echo "timers: ntpdisc: $t FAILED (exit $ne): $why"
+			echo "timers: $label: $t FAILED (exit $ne): $why"
 			fail=$((fail + 1))
 		fi
 		;;

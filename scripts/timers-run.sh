@@ -3,10 +3,13 @@
 # scripts/timers-guest.sh).
 #
 #   timers-run.sh [--name NAME] [--smp N] [--timeout SECS] [--quiet]
-#                 [--ko FILE] plain|ntpdisc [TEST...]
+#                 [--ko FILE] plain|ntpdisc|preload [TEST...]
 #
 # Needs "make timers-selftests" (and "make module" for ntpdisc: the module
-# is ./ntpdisc.ko unless --ko says otherwise).  Builds
+# is ./ntpdisc.ko unless --ko says otherwise).  Mode preload needs "make
+# module tools" instead: it builds the same tests dynamically linked in
+# build/timers-dyn/, and the preload library, and carries the host's
+# glibc in the payload (tools/preload/payload.sh).  Builds
 # the payload in output/timers-NAME/ (NAME defaults to the mode), boots
 # it with scripts/guest-run.sh (console on stdout unless --quiet) and
 # writes:
@@ -19,7 +22,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 [--name NAME] [--smp N] [--timeout SECS] [--quiet] [--ko FILE] plain|ntpdisc [TEST...]" >&2
+	echo "usage: $0 [--name NAME] [--smp N] [--timeout SECS] [--quiet] [--ko FILE] plain|ntpdisc|preload [TEST...]" >&2
 	exit 2
 }
 
@@ -38,13 +41,28 @@ done
 [ $# -ge 1 ] || usage
 mode=$1
 shift
-case $mode in plain|ntpdisc) ;; *) usage ;; esac
+case $mode in plain|ntpdisc|preload) ;; *) usage ;; esac
 name=${name:-$mode}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/output
 bins=$top/build/timers
 p=$out/timers-$name
+
+if [ "$mode" = preload ]; then
+	# The same unmodified tests and flags as "make timers-selftests",
+	# but dynamically linked, so that LD_PRELOAD applies.
+	ksft=${KSFT_INC:-$top/.cache/linux-source-6.1/tools/testing/selftests}
+	bins=$top/build/timers-dyn
+	mkdir -p "$bins"
+	for t in valid-adjtimex set-tai adjtick freq-step raw_skew leap-a-day \
+		leapcrash change_skew skew_consistency inconsistency-check nanosleep; do
+		[ "$bins/$t" -nt "$ksft/timers/$t.c" ] && continue
+		${CC:-gcc} -O3 -Wl,-no-as-needed -Wall -o "$bins/$t" \
+			"$ksft/timers/$t.c" -lrt -lpthread -lm || exit 2
+	done
+	make -s -C "$top/tools" OUT="$top/build/tools" preload || exit 2
+fi
 
 rm -rf "$p"
 mkdir -p "$p/timers"
@@ -60,6 +78,15 @@ if [ "$mode" = ntpdisc ]; then
 	ko=${ko:-$top/ntpdisc.ko}
 	[ -f "$ko" ] || { echo "timers-run: no $ko: run 'make module'" >&2; exit 2; }
 	cp "$ko" "$p/ntpdisc.ko"
+fi
+if [ "$mode" = preload ]; then
+	ko=${ko:-$top/ntpdisc.ko}
+	for f in "$ko" "$top/build/tools/ntpdisc"; do
+		[ -f "$f" ] || { echo "timers-run: no $f: run 'make module tools'" >&2; exit 2; }
+	done
+	cp "$ko" "$p/ntpdisc.ko"
+	"$top/tools/preload/payload.sh" "$p" "$top/build/tools/ntpdisc" \
+		"$top/build/tools/libntpdisc-preload.so"
 fi
 printf 'exec sh ./timers-guest.sh %s %s\n' "$mode" "$*" >"$p/run.sh"
 
