@@ -54,8 +54,18 @@ static void open_device(void)
 	if (dev_fd < 0 && (errno == EACCES || errno == EPERM))
 		dev_fd = open(device, O_RDONLY);
 	if (dev_fd < 0) {
-		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-			die(EXIT_NODEV, "%s: %s (is the module loaded?)",
+		if (errno == ENOENT || errno == ENODEV || errno == ENXIO) {
+			if (access("/sys/module/ntpdisc", F_OK))
+				die(EXIT_NODEV,
+				    "%s: %s: the ntpdisc module is not loaded (ntpdisc load, or modprobe ntpdisc)",
+				    device, strerror(errno));
+			die(EXIT_NODEV,
+			    "%s: %s, although the ntpdisc module is loaded (no devtmpfs, or another --device?)",
+			    device, strerror(errno));
+		}
+		if (errno == EACCES || errno == EPERM)
+			die(EXIT_PERM,
+			    "%s: %s (reading needs access to the device node, changing needs CAP_SYS_TIME)",
 			    device, strerror(errno));
 		die(EXIT_FAILED, "%s: %s", device, strerror(errno));
 	}
@@ -77,7 +87,12 @@ static int adjtimex_call(struct timex *tx)
 		die(EXIT_PERM, "changing the discipline needs CAP_SYS_TIME");
 	if (errno == ENODEV)
 		die(EXIT_NODEV, "%s went away (module unloaded?)", device);
-	die(EXIT_FAILED, "adjtimex: %s", strerror(errno));
+	if (errno == EOPNOTSUPP && !use_kernel && (tx->modes & ADJ_TAI))
+		die(EXIT_FAILED,
+		    "setting TAI through %s: %s (with steer=livepatch only the system call moves CLOCK_TAI: use --kernel)",
+		    device, strerror(errno));
+	die(EXIT_FAILED, "%s: %s", use_kernel ? "adjtimex" : device,
+	    strerror(errno));
 }
 
 static const char *const state_names[] = {
@@ -261,8 +276,9 @@ static void cmd_sample(void)
 	if (ioctl(dev_fd, NTPDISC_GET_SAMPLE, &sm))
 		die(EXIT_FAILED, "sample: %s", strerror(errno));
 	if (json) {
-		printf("{\"raw_ns\": %llu, \"monotonic_ns\": %lld, \"realtime_ns\": %lld, \"width_ns\": %u}\n",
-		       (unsigned long long)sm.raw_ns, (long long)sm.mono_ns,
+		printf("{\"raw_ns\": %llu, \"monotonic_ns\": %lld, ",
+		       (unsigned long long)sm.raw_ns, (long long)sm.mono_ns);
+		printf("\"realtime_ns\": %lld, \"width_ns\": %u}\n",
 		       (long long)sm.real_ns, sm.width_ns);
 		return;
 	}
@@ -276,37 +292,57 @@ static void cmd_sample(void)
 	printf("width:       %u ns\n", sm.width_ns);
 }
 
+static const char usage_text[] =
+	"usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
+	"  status                    every field, decoded\n"
+	"  set FIELD VALUE ...       freq PPM | tick US | constant N |\n"
+	"                            maxerror US | esterror US | tai S |\n"
+	"                            status +BIT,-BIT | offset N (ns\n"
+	"                            with nano, else us) | nano | micro\n"
+	"  adjtime US                single-shot slew (adjtime(3))\n"
+	"  step SECONDS              step the clock (ADJ_SETOFFSET)\n"
+	"  leap insert|delete|cancel arm or disarm a leap second\n"
+	"  watch [COUNT]             one line per second\n"
+	"  output                    what the discipline steers\n"
+	"  sample                    raw counter, monotonic, realtime\n"
+	"  load [MODULE.ko] [steer=S] [PARAM=V ...]\n"
+	"                            load ntpdisc, taking the kernel's\n"
+	"                            discipline over (default ntpdisc.ko;\n"
+	"                            steer=livepatch|clocksource|none)\n"
+	"  release [--keep]          hand the discipline back to the\n"
+	"                            kernel and unload (--keep: no rmmod)\n"
+	"  help                      this text\n"
+	"exit status: 0 done, 1 the request failed, 2 invalid usage or value\n"
+	"(nothing was sent), 3 no device (module not loaded), 4 permission\n"
+	"(changing needs CAP_SYS_TIME, load and release CAP_SYS_MODULE)\n";
+
 static noreturn void show_help(void)
 {
-	fputs("usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
-	      "  status                    every field, decoded\n"
-	      "  set FIELD VALUE ...       freq PPM | tick US | constant N |\n"
-	      "                            maxerror US | esterror US | tai S |\n"
-	      "                            status +BIT,-BIT | offset N (ns\n"
-	      "                            with nano, else us) | nano | micro\n"
-	      "  adjtime US                single-shot slew (adjtime(3))\n"
-	      "  step SECONDS              step the clock (ADJ_SETOFFSET)\n"
-	      "  leap insert|delete|cancel arm or disarm a leap second\n"
-	      "  watch [COUNT]             one line per second\n"
-	      "  output                    what the discipline steers\n"
-	      "  sample                    raw counter, monotonic, realtime\n"
-	      "  load [MODULE.ko] [steer=S] [PARAM=V ...]\n"
-	      "                            load ntpdisc, taking the kernel's\n"
-	      "                            discipline over (default ntpdisc.ko;\n"
-	      "                            steer=livepatch|clocksource|none)\n"
-	      "  release [--keep]          hand the discipline back to the\n"
-	      "                            kernel and unload (--keep: no rmmod)\n",
-	      stderr);
+	fputs(usage_text, stdout);
+	exit(0);
+}
+
+/* Says what is wrong with the command line, then how it goes. */
+static noreturn void usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ntpdisc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
 }
 
 static int cmd_set(int argc, char **argv)
 {
 	struct timex tx = { 0 };
-	int set, clear, i;
+	int set = 0, clear = 0, i;
 
 	if (argc < 1)
-		show_help();
+		usage("set: nothing to set");
 	for (i = 0; i < argc; i++) {
 		const char *field = argv[i];
 
@@ -346,35 +382,43 @@ static int cmd_set(int argc, char **argv)
 			tx.offset = parse_ll("offset", argv[++i], -500000000,
 					     500000000);
 		} else if (!strcmp(field, "status")) {
-			struct timex cur;
-
 			parse_status(argv[++i], &set, &clear);
-			read_state(&cur);
 			tx.modes |= ADJ_STATUS;
-			tx.status = (cur.status | set) & ~clear;
 		} else {
 			die(EXIT_USAGE, "set: unknown field '%s'", field);
 		}
 	}
 	if ((tx.modes & ADJ_TAI) && (tx.modes & ADJ_TIMECONST))
 		die(EXIT_USAGE, "set: tai and constant share one field; set them separately");
+	if ((tx.modes & ADJ_NANO) && (tx.modes & ADJ_MICRO))
+		die(EXIT_USAGE, "set: nano and micro exclude each other");
+	if (!tx.modes)
+		die(EXIT_USAGE, "set: nothing to set");
+	/* The bits not named keep their value: read them only now. */
+	if (tx.modes & ADJ_STATUS) {
+		struct timex cur;
+
+		read_state(&cur);
+		tx.status = (cur.status | set) & ~clear;
+	}
 	return adjtimex_call(&tx);
 }
 
 static int cmd_leap(const char *what)
 {
 	struct timex tx;
+	int bit = 0;
 
-	read_state(&tx);
-	tx.modes = ADJ_STATUS;
-	tx.status &= ~(STA_INS | STA_DEL);
 	if (!strcmp(what, "insert"))
-		tx.status |= STA_INS;
+		bit = STA_INS;
 	else if (!strcmp(what, "delete"))
-		tx.status |= STA_DEL;
+		bit = STA_DEL;
 	else if (strcmp(what, "cancel"))
 		die(EXIT_USAGE, "leap: '%s' is not insert, delete or cancel",
 		    what);
+	read_state(&tx);
+	tx.modes = ADJ_STATUS;
+	tx.status = (tx.status & ~(STA_INS | STA_DEL)) | bit;
 	return adjtimex_call(&tx);
 }
 
@@ -481,8 +525,11 @@ static void cmd_load(int argc, char **argv)
 	if (syscall(SYS_finit_module, fd, params, 0)) {
 		if (errno == EEXIST)
 			die(EXIT_FAILED, "ntpdisc is already loaded");
-		die(errno == EPERM ? EXIT_PERM : EXIT_FAILED,
-		    "loading %s: %s (see dmesg)", path, strerror(errno));
+		if (errno == EPERM)
+			die(EXIT_PERM, "loading %s: %s (needs CAP_SYS_MODULE)",
+			    path, strerror(errno));
+		die(EXIT_FAILED, "loading %s: %s (see dmesg)", path,
+		    strerror(errno));
 	}
 	close(fd);
 	use_kernel = false;
@@ -496,7 +543,8 @@ static void cmd_load(int argc, char **argv)
 		if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
 			die(EXIT_FAILED, "output: %s", strerror(errno));
 		if (out.steer != NTPDISC_STEER_CLOCKSOURCE)
-			die(EXIT_FAILED, "ntpdisc refused to steer the clocksource and runs in shadow mode (see dmesg)");
+			die(EXIT_FAILED,
+			    "ntpdisc refused to steer the clocksource and runs in shadow mode (see dmesg)");
 		neutralise_kernel();
 	}
 	printf("ntpdisc loaded (steer=%s), continuing from the kernel's discipline:\n",
@@ -574,7 +622,8 @@ static void cmd_release(bool keep)
 		dev_fd = -1;
 		use_kernel = true;
 		hand_back(&tx);
-		printf("clocksource handed back; kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
+		printf("clocksource handed back; ");
+		printf("kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
 		       tx.freq / 65536.0, tx.tick, tx.status);
 	}
 	if (keep)
@@ -582,7 +631,8 @@ static void cmd_release(bool keep)
 	if (syscall(SYS_delete_module, "ntpdisc", O_NONBLOCK))
 		die(errno == EPERM ? EXIT_PERM : EXIT_FAILED,
 		    "rmmod ntpdisc: %s%s", strerror(errno),
-		    errno == EWOULDBLOCK ? " (is /dev/ntpdisc still open?)" : "");
+		    errno == EWOULDBLOCK ? " (is /dev/ntpdisc still open?)" :
+		    errno == EPERM ? " (needs CAP_SYS_MODULE)" : "");
 	printf("ntpdisc unloaded\n");
 }
 
@@ -614,11 +664,13 @@ int main(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
 			device = argv[++i];
-		else
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			show_help();
+		else
+			usage("unknown option '%s'", argv[i]);
 	}
 	if (i >= argc)
-		show_help();
+		usage("no command given");
 	if (getenv("NTPDISC_DEVICE") && device == (const char *)NTPDISC_DEVICE_PATH)
 		device = getenv("NTPDISC_DEVICE");
 
@@ -643,7 +695,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "release") && argc <= 2) {
 		if (argc == 2 && strcmp(argv[1], "--keep"))
-			show_help();
+			usage("release: '%s' is not --keep", argv[1]);
 		cmd_release(argc == 2);
 		return 0;
 	}
@@ -668,8 +720,18 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "leap") && argc == 2) {
 		cmd_leap(argv[1]);
 		state = read_state(&tx);
-	} else {
+	} else if (!strcmp(argv[0], "help")) {
 		show_help();
+	} else {
+		static const char *const known[] = {
+			"status", "set", "adjtime", "step", "leap", "watch",
+			"output", "sample", "load", "release",
+		};
+
+		for (i = 0; i < (int)ARRAY_SIZE(known); i++)
+			if (!strcmp(argv[0], known[i]))
+				usage("%s: wrong number of arguments", argv[0]);
+		usage("unknown command '%s'", argv[0]);
 	}
 	print_status(&tx, state);
 	return 0;
