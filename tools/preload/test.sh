@@ -6,7 +6,14 @@
 # test and the host's glibc) and boots a guest on it. Needs "make module
 # tools" done; builds the library and the test itself. Extra arguments go
 # to scripts/guest-run.sh. Exit status is guest-run's.
+#
+#   test.sh [--payload-only] [GUEST-RUN OPTIONS]
 set -eu
+payload_only=
+if [ "${1:-}" = --payload-only ]; then
+	payload_only=1
+	shift
+fi
 top=$(cd "$(dirname "$0")/../.." && pwd)
 b=$top/build/tools
 p=$top/output/preload
@@ -19,4 +26,5 @@ rm -rf "$p"
 "$top/tools/preload/payload.sh" "$p" "$top/ntpdisc.ko" "$b/ntpdisc" \
 	"$b/libntpdisc-preload.so" "$b/ntpdisc_preload_test"
 cp "$top/tools/preload/run-guest.sh" "$p/run.sh"
+[ -z "$payload_only" ] || exit 0
 exec "$top/scripts/guest-run.sh" --timeout 300 "$@" "$p"
