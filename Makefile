@@ -11,6 +11,9 @@
 #   make timers MODE=plain|ntpdisc [TESTS="..."]
 #                      boot a guest on them (scripts/timers-run.sh)
 #   make lint          checkpatch --strict, and a W=1 build under sparse
+#   make fuzz          differential fuzzing in a guest (scripts/fuzz.sh)
+#   make fuzz-host     the discipline under libFuzzer on the host
+#   make sim           the discipline simulator (output/sim)
 #   make check         setup, lint, unit, module, selftests, guest run;
 #                      ends in one "N passed, N failed" line
 #   make tools         the ntpdisc CLI (static)
@@ -83,6 +86,11 @@ fuzz-host:
 
 selftests:
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC)
+
+# Differential fuzzing in a guest, ntpdisc against the guest kernel
+# (scripts/fuzz.sh: FUZZ_MINUTES, FUZZ_SEED, FUZZ_SEQUENCES, FUZZ_CALLS).
+fuzz: module selftests
+	scripts/fuzz.sh
 
 # The kernel's tools/testing/selftests/timers tests that use adjtimex,
 # plus the helpers change_skew and skew_consistency run, built from the
@@ -190,4 +198,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

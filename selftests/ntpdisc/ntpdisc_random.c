@@ -10,7 +10,11 @@
  *
  *   NTPDISC_SELFTEST_SEED=<n>   seed (default below, always printed)
  *   NTPDISC_SELFTEST_CALLS=<n>  calls per variant (default 2400)
- *   ./ntpdisc_random -s <seed> -n <calls>   the same, as options
+ *   NTPDISC_SELFTEST_MINIMIZE=<s>  on a mismatch, spend up to s seconds
+ *                               shrinking the calls since the last common
+ *                               state to a minimal reproducer (default 0:
+ *                               print the last calls only)
+ *   ./ntpdisc_random -s <seed> -n <calls> -m <s>   the same, as options
  *
  * ADJ_SETOFFSET only ever steps the guest clock by less than a second.
  */
@@ -27,7 +31,21 @@
 
 static unsigned long seed = DEFAULT_SEED;
 static long ncalls = DEFAULT_CALLS;
+static long minimize_s;
 static __u64 rng;
+
+/*
+ * Everything done since both sides were last put in the common state:
+ * calls, and waits across second boundaries (their per-second updates
+ * are part of what is compared). The minimizer replays subsets of it.
+ */
+struct step {
+	int waits;		/* > 0: cross that many boundaries, no call */
+	struct timex tx;
+};
+
+static struct step *steps;
+static long nsteps;
 
 static __u64 rnd(void)
 {
@@ -191,6 +209,102 @@ static int check_output(const struct nd_entry *e)
 	       o.tick_length_base != o.second_length / ND_HZ;
 }
 
+static void wait_boundaries(int n)
+{
+	for (; n > 0; n--)
+		nd_sleep_next_frac(ND_MS(150));
+}
+
+/*
+ * Replay the kept steps from the common state. True when ntpdisc and the
+ * kernel disagree on any call; calls that a stalled guest pushed across a
+ * boundary prove nothing and are not counted.
+ */
+static bool replay_mismatches(struct __test_metadata *_metadata,
+			      struct _test_data_ntpdisc *self,
+			      const bool *keep)
+{
+	struct nd_res rr, rd;
+	char why[1024];
+	long i;
+
+	nd_reset_both(_metadata, self);
+	for (i = 0; i < nsteps; i++) {
+		if (!keep[i])
+			continue;
+		if (steps[i].waits) {
+			wait_boundaries(steps[i].waits);
+			continue;
+		}
+		if (nd_pair(&self->ref, &self->dut, &steps[i].tx, &rr, &rd) &&
+		    nd_diff(&rr, &rd, why, sizeof(why)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Delta debugging, simplified: drop ever smaller runs of steps while the
+ * mismatch stays, until single steps cannot be dropped or time is up.
+ */
+static void minimize(struct __test_metadata *_metadata,
+		     struct _test_data_ntpdisc *self)
+{
+	__s64 end = nd_now_ns(CLOCK_MONOTONIC) + minimize_s * ND_NSEC_PER_SEC;
+	bool *keep = calloc(nsteps, sizeof(*keep));
+	bool *trial = calloc(nsteps, sizeof(*trial));
+	long i, j, chunk, kept = nsteps, replays = 0, dropped;
+	char buf[256];
+	bool done = false;
+
+	if (!keep || !trial) {
+		TH_LOG("minimize: out of memory");
+		goto out;
+	}
+	for (i = 0; i < nsteps; i++)
+		keep[i] = true;
+	if (!replay_mismatches(_metadata, self, keep)) {
+		TH_LOG("minimize: the %ld steps since the last common state do not repeat the mismatch (timing-dependent)",
+		       nsteps);
+		goto out;
+	}
+	for (chunk = (nsteps + 1) / 2; chunk >= 1 && !done; chunk /= 2) {
+		for (i = 0; i < nsteps && !done; i += chunk) {
+			memcpy(trial, keep, nsteps * sizeof(*keep));
+			for (j = i, dropped = 0; j < i + chunk && j < nsteps; j++) {
+				dropped += trial[j];
+				trial[j] = false;
+			}
+			if (!dropped || dropped == kept)
+				continue;
+			replays++;
+			if (replay_mismatches(_metadata, self, trial)) {
+				memcpy(keep, trial, nsteps * sizeof(*keep));
+				kept -= dropped;
+			}
+			done = nd_now_ns(CLOCK_MONOTONIC) > end;
+		}
+		if (chunk == 1)
+			break;
+	}
+	TH_LOG("minimal reproducer (%s): %ld of %ld steps, %ld replays; from nd_reset() on both sides:",
+	       done ? "time is up, may not be minimal" : "no single step can go",
+	       kept, nsteps, replays);
+	for (i = 0; i < nsteps; i++) {
+		if (!keep[i])
+			continue;
+		if (steps[i].waits) {
+			TH_LOG("  wait: %d second boundaries", steps[i].waits);
+			continue;
+		}
+		nd_format_tx(&steps[i].tx, buf, sizeof(buf));
+		TH_LOG("  call: %s", buf);
+	}
+out:
+	free(keep);
+	free(trial);
+}
+
 TEST_F_TIMEOUT(ntpdisc, random, 600)
 {
 	long i, compared = 0, errors = 0, skipped = 0, mism = 0, outbad = 0;
@@ -203,11 +317,16 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 
 	rng = seed * 0x9e3779b97f4a7c15ULL + 1;
 	TH_LOG("seed %lu, %ld calls", seed, ncalls);
+	/* One step per call, and one per wait between bursts. */
+	steps = calloc(ncalls + ncalls / BURST + 1, sizeof(*steps));
+	ASSERT_NE(NULL, steps);
+	nsteps = 0;
 	for (i = 0; i < ncalls; i++) {
 		if (i && i % BURST == 0) {
 			/* Let one to three per-second updates happen. */
-			for (k = rnd() % 3; k >= 0; k--)
-				nd_sleep_next_frac(ND_MS(150));
+			k = rnd() % 3 + 1;
+			wait_boundaries(k);
+			steps[nsteps++].waits = k;
 			nd_tx_init(&tx, 0);
 			hist[i % HISTORY] = tx;
 		} else {
@@ -228,6 +347,8 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 			once++;
 			continue;
 		}
+		steps[nsteps].waits = 0;
+		steps[nsteps++].tx = tx;
 		if (!nd_pair(&self->ref, &self->dut, &tx, &rr, &rd)) {
 			skipped++;
 			continue;
@@ -241,9 +362,12 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 				nd_log_mismatch(_metadata, "random", &rr, &rd,
 						why);
 				dump_history(_metadata, hist, i);
+				if (minimize_s > 0 && !nd_target_is_kernel())
+					minimize(_metadata, self);
 			}
 			/* Start again from a common state. */
 			nd_reset_both(_metadata, self);
+			nsteps = 0;
 		}
 		if (check_output(&self->dut) && outbad++ < 3)
 			TH_LOG("call #%ld: ntpdisc output inconsistent", i);
@@ -251,6 +375,8 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 	TH_LOG("compared %ld calls (%ld errors), %ld skipped, %ld once, %ld mismatches, %.1f s",
 	       compared, errors, skipped, once, mism,
 	       (nd_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+	free(steps);
+	steps = NULL;
 	EXPECT_EQ(0, mism);
 	EXPECT_EQ(0, outbad);
 	/* A few pairs may be cut by a stalled guest, not more. */
@@ -275,7 +401,10 @@ int main(int argc, char **argv)
 	e = getenv("NTPDISC_SELFTEST_CALLS");
 	if (e)
 		ncalls = strtol(e, NULL, 0);
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	e = getenv("NTPDISC_SELFTEST_MINIMIZE");
+	if (e)
+		minimize_s = strtol(e, NULL, 0);
+	while ((opt = getopt(argc, argv, "s:n:m:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoul(optarg, NULL, 0);
@@ -283,11 +412,18 @@ int main(int argc, char **argv)
 		case 'n':
 			ncalls = strtol(optarg, NULL, 0);
 			break;
+		case 'm':
+			minimize_s = strtol(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s seed] [-n calls]\n",
+			fprintf(stderr, "usage: %s [-s seed] [-n calls] [-m seconds]\n",
 				argv[0]);
 			return KSFT_FAIL;
 		}
+	}
+	if (ncalls < 1 || minimize_s < 0) {
+		fprintf(stderr, "ntpdisc_random: calls >= 1, minimize seconds >= 0\n");
+		return KSFT_FAIL;
 	}
 	printf("# ntpdisc_random: seed %lu, %ld calls per variant\n", seed,
 	       ncalls);
