@@ -258,14 +258,15 @@ static void minimize(struct __test_metadata *_metadata,
 	bool done = false;
 
 	if (!keep || !trial) {
-		TH_LOG("minimize: out of memory");
+		TH_LOG("shrinking: out of memory");
 		goto out;
 	}
 	for (i = 0; i < nsteps; i++)
 		keep[i] = true;
 	if (!replay_mismatches(_metadata, self, keep)) {
-		TH_LOG("minimize: the %ld steps since the last common state do not repeat the mismatch (timing-dependent)",
+		TH_LOG("shrinking: the %ld steps since the last common state do not repeat the mismatch",
 		       nsteps);
+		TH_LOG("shrinking: it depends on timing; the calls above are all there is");
 		goto out;
 	}
 	for (chunk = (nsteps + 1) / 2; chunk >= 1 && !done; chunk /= 2) {
@@ -287,9 +288,10 @@ static void minimize(struct __test_metadata *_metadata,
 		if (chunk == 1)
 			break;
 	}
-	TH_LOG("minimal reproducer (%s): %ld of %ld steps, %ld replays; from nd_reset() on both sides:",
+	TH_LOG("minimal reproducer (%s): %ld of %ld steps, %ld replays",
 	       done ? "time is up, may not be minimal" : "no single step can go",
 	       kept, nsteps, replays);
+	TH_LOG("  after nd_reset() of both sides:");
 	for (i = 0; i < nsteps; i++) {
 		if (!keep[i])
 			continue;
