@@ -35,6 +35,9 @@
 # reason written down there, is a "known emulation failure", listed and
 # counted apart, neither passed nor failed.  Logs go to output/.
 #
+# Between phases 3 and 4, short fuzzing runs (CHECK_FUZZ=0 leaves them
+# out, see below).
+#
 # CHECK_TIMERS=0 leaves out phase 4, CHECK_KSERIES="6.1" phase 3;
 # CHECK_TIMERS_TESTS="..." runs only those timers tests, and
 # CHECK_TIMERS_KSERIES="6.1 6.12" runs phase 4 on each series in turn (20
@@ -170,6 +173,19 @@ for s in $kseries; do
 	cp "build/$k-test_replace/ntpdisc_test_replace.ko" "$out/payload-$s/tests/"
 	selftest_guest "guest-$s" "$k" "$out/payload-$s"
 done
+
+# Short fuzzing runs, each counted as one test: the differential fuzzer in
+# a 6.1 guest (CHECK_FUZZ_MINUTES, default 2; a fresh seed each run,
+# printed, with any mismatch shrunk to a minimal reproducer) and the host
+# fuzzer on the discipline unit (CHECK_FUZZ_HOST_SECONDS, default 30).
+if [ "${CHECK_FUZZ:-1}" != 0 ]; then
+	step fuzz env KVER="$kver" FUZZ_MINUTES="${CHECK_FUZZ_MINUTES:-2}" \
+		FUZZ_MINIMIZE=120 scripts/fuzz.sh
+	if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "make fuzz (see $out/fuzz.log)"; fi
+	step fuzz-host "$MAKE" --no-print-directory fuzz-host \
+		FUZZ_SECONDS="${CHECK_FUZZ_HOST_SECONDS:-30}"
+	if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "make fuzz-host (see $out/fuzz-host.log)"; fi
+fi
 
 # The timers tests on one guest kernel: timers_phase TAG KVER MODULE.
 # Logs in output/timers-TAG-MODE-GROUP*.
