@@ -14,19 +14,21 @@ set -eu
 usage() {
 	cat >&2 <<EOF
 usage: $0 [--smp N] [--mem SIZE] [--timeout SECS] [--log FILE]
-          [--append KERNEL_ARGS] [--shell] PAYLOAD_DIR
+          [--append KERNEL_ARGS] [--rootfs FILE] [--shell] PAYLOAD_DIR
   --smp N         guest CPUs (default 2)
   --mem SIZE      guest memory (default 1G)
   --timeout SECS  kill the guest after SECS seconds (default 300)
   --log FILE      also write the console log to FILE
   --append ARGS   extra kernel command line
+  --rootfs FILE   prebuilt cpio.gz appended to the initramfs as it is
+                  (e.g. scripts/rootfs-build.sh's Debian root at /rootfs)
   --shell         interactive shell after run.sh (console on this tty)
 KVER selects the guest kernel (default: scripts/guest-kver.sh).
 EOF
 	exit 2
 }
 
-smp=2 mem=1G timeout=300 log= append= shell=
+smp=2 mem=1G timeout=300 log= append= shell= rootfs=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smp) smp=$2; shift 2 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
+	--rootfs) rootfs=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
 	-h|--help) usage ;;
 	-*) usage ;;
@@ -43,6 +46,7 @@ done
 [ $# -eq 1 ] || usage
 payload=$1
 [ -f "$payload/run.sh" ] || { echo "guest-run: $payload/run.sh missing" >&2; exit 2; }
+[ -z "$rootfs" ] || [ -f "$rootfs" ] || { echo "guest-run: $rootfs missing" >&2; exit 2; }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=$("$top/scripts/guest-kver.sh")
@@ -131,7 +135,10 @@ trap 'exit 130' INT TERM
 mkdir "$tmp/stage"
 cp -a "$payload" "$tmp/stage/payload"
 (cd "$tmp/stage" && find . | cpio -o -H newc -R 0:0 --quiet) >"$tmp/payload.cpio"
-cat "$base" "$tmp/payload.cpio" >"$tmp/initrd"
+# A prebuilt archive goes between the two unchanged, so a big root file
+# system is not copied and re-archived on every run.  It must end 4-byte
+# aligned, as the base does.
+cat "$base" ${rootfs:+"$rootfs"} "$tmp/payload.cpio" >"$tmp/initrd"
 
 # loglevel=4: only errors reach the console live (a crash still shows);
 # the whole log comes from the dmesg dump at the end.
