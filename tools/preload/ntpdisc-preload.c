@@ -24,11 +24,14 @@
  * systemd-style sandboxes or privilege drops apply. NTPDISC_DEVICE
  * overrides the path.
  *
- * If the device cannot be opened, or goes away (the module was unloaded),
- * the intercepted calls fail with ENODEV and one message on stderr: the
- * kernel's own discipline is never used behind the caller's back. A later
- * call tries to open the device again, so a module loaded after the
- * program started is picked up.
+ * If the device cannot be opened, the intercepted calls fail with ENODEV
+ * and one message on stderr: the kernel's own discipline is never used
+ * behind the caller's back. Each later call tries to open it again, so a
+ * module loaded after the program started is picked up, and so is a
+ * descriptor the program closed (daemons that close every descriptor
+ * while detaching); the open then needs the node writable for the user
+ * the program runs as by then. The module cannot be unloaded while the
+ * library holds the device open.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
