@@ -68,10 +68,11 @@ EOF
 
 # libc6-dev for static test binaries, perl for checkpatch, zstd for the
 # 6.12 image, dwarves (pahole) for the BTF of modules built for 6.12,
-# clang and its runtime for the discipline's libFuzzer target.
+# clang and its runtime for the discipline's libFuzzer target, gnuplot
+# for the simulator's and the benchmarks' plots.
 pkgs="qemu-system-x86 busybox-static cpio kmod sparse xz-utils gcc libc6-dev
       make bc perl zstd dwarves linux-source-6.1 linux-headers-$kver
-      clang-14 libclang-rt-14-dev"
+      clang-14 libclang-rt-14-dev gnuplot-nox"
 missing=
 for p in $pkgs; do
 	installed "$p" || missing="$missing $p"
