@@ -1,0 +1,313 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest side of scripts/clients-run.sh: Debian's unmodified time daemons and
+# tools on ntpdisc, run from the Debian root at /rootfs (see
+# scripts/rootfs-build.sh), against ntpdisc-refclock's reference time.
+#
+#   clients-guest.sh STEER TEST...      STEER livepatch|clocksource
+#                                       TEST chrony ntpd tools phc2sys
+#
+# Prints one TAP line per check and the CSV logs between
+# CLIENTS-FILE-BEGIN/END markers for the host to keep.  Environment:
+# CHRONY_SECS, NTPD_SECS (guest seconds per daemon run), OFFSET_MS, PPM.
+set -u
+
+steer=$1
+shift
+R=/rootfs
+P=/payload
+OFFSET_MS=${OFFSET_MS:-50}
+PPM=${PPM:-80}
+CHRONY_SECS=${CHRONY_SECS:-150}
+NTPD_SECS=${NTPD_SECS:-450}
+# The discipline's clock must stay this close to true time once converged.
+LIMIT_NS=100000
+# ...for at least this long (s) before the run ends, to count as converged.
+HOLD_S=60
+
+n=0
+nfail=0
+tap() {
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		nfail=$((nfail + 1))
+	fi
+}
+check() {
+	# check DESCRIPTION COMMAND...: ok when the command succeeds.
+	d=$1
+	shift
+	if "$@"; then tap ok "$d"; else tap fail "$d"; fi
+}
+dump() {
+	echo "CLIENTS-FILE-BEGIN $2"
+	cat "$1"
+	echo "CLIENTS-FILE-END"
+}
+# Run a program of the Debian root, through the preload library when the
+# daemons can only reach ntpdisc through /dev/ntpdisc.
+in_root() {
+	if [ "$steer" = clocksource ]; then
+		chroot $R /usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so "$@"
+	else
+		chroot $R "$@"
+	fi
+}
+status_json() {
+	$P/ntpdisc --json status
+}
+jfield() {
+	# jfield JSON NAME: one field of ntpdisc --json status.
+	echo "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+
+# converged CSV LIMIT_NS: "T WORST N" where T is the elapsed time from
+# which |true error| stays below LIMIT_NS to the end, WORST the largest
+# |error| after T and N the samples after T; "none" if the last sample is
+# out of bounds.
+converged() {
+	awk -F, -v lim="$2" '
+	NR == 1 { next }
+	{ e = $2 < 0 ? -$2 : $2; t[NR] = $1; a[NR] = e; last = NR }
+	e >= lim { bad = NR }
+	END {
+		if (bad == last || last == 0) { print "none"; exit }
+		s = bad ? bad + 1 : 2
+		w = 0
+		for (i = s; i <= last; i++) if (a[i] > w) w = a[i]
+		printf "%s %d %d %s\n", t[s], w, last - s + 1, t[last]
+	}' "$1"
+}
+
+setup() {
+	insmod_args="steer=$steer"
+	[ "$steer" = clocksource ] &&
+		insmod_args="$insmod_args testonly_ignore_tsc_invariance=1"
+	# shellcheck disable=SC2086
+	$P/ntpdisc load $P/ntpdisc.ko $insmod_args || return 1
+	echo "# clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	for d in proc sys dev dev/pts tmp run payload; do
+		mkdir -p $R/$d
+	done
+	mount --bind /proc $R/proc
+	mount --bind /sys $R/sys
+	mount --bind /dev $R/dev
+	mount --bind /dev/pts $R/dev/pts
+	mount -t tmpfs tmpfs $R/tmp
+	mount -t tmpfs tmpfs $R/run
+	mount --bind $P $R/payload
+	mkdir -p $P/out
+}
+
+# The reference, started before the daemon so that its "initial offset"
+# is the clock's own.  Args: extra refclock options.
+start_ref() {
+	name=$1
+	shift
+	$P/ntpdisc-refclock -o "$OFFSET_MS" -f "$PPM" -r 4 -p 10 \
+		-l $P/out/$name.csv "$@" &
+	ref_pid=$!
+	sleep 0.3
+}
+stop_ref() {
+	kill "$ref_pid" 2>/dev/null
+	wait "$ref_pid" 2>/dev/null
+}
+
+run_chrony() {
+	cat >$P/out/chrony.conf <<EOF
+# Debian's chrony.conf, with the reference instead of the pool, no drift
+# file (start from nothing) and no NTP or command port on the network.
+refclock SOCK /run/chrony.ref.sock refid REF poll 0 precision 1e-7
+makestep 1 3
+rtcsync
+leapsectz right/UTC
+maxupdateskew 100.0
+logdir /var/log/chrony
+port 0
+cmdport 0
+EOF
+	start_ref chrony-$steer -s $R/run/chrony.ref.sock
+	# Debian's DAEMON_OPTS="-F 1": the seccomp filter as Debian runs it.
+	in_root /usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
+	sleep 2
+	pid=$(cat $R/run/chrony/chronyd.pid 2>/dev/null)
+	check "chronyd $steer started with -F 1 (pid ${pid:-none})" \
+		[ -d /proc/"${pid:-none}" ]
+	sleep "$CHRONY_SECS"
+
+	alive=no
+	[ -n "$pid" ] && [ -d /proc/"$pid" ] && alive=yes
+	check "chronyd $steer still running after ${CHRONY_SECS} s (seccomp -F 1)" \
+		[ "$alive" = yes ]
+	tr=$(chroot $R /usr/bin/chronyc -c tracking 2>&1)
+	last=$(tail -n1 $P/out/chrony-$steer.csv)
+	js=$(status_json)
+	chroot $R /usr/bin/chronyc tracking
+	$P/ntpdisc status
+	[ -n "$pid" ] && kill "$pid"
+	stop_ref
+	echo "# chronyc -c tracking: $tr"
+	echo "# refclock last: $last"
+	echo "# ntpdisc: $js"
+
+	# shellcheck disable=SC2046 # four words wanted
+	set -- $(converged $P/out/chrony-$steer.csv $LIMIT_NS)
+	if [ "$1" = none ]; then
+		tap fail "chronyd $steer: true error not below 100 us at the end"
+	else
+		hold=$(awk -v a="$1" -v b="$4" 'BEGIN { printf "%d", b - a }')
+		d="chronyd $steer converged in $1 s (|true error| < 100 us for the last $hold s, $3 samples, worst $(($2 / 1000)) us)"
+		if [ "$hold" -ge $HOLD_S ]; then tap ok "$d"; else tap fail "$d"; fi
+	fi
+
+	# chronyc -c tracking: field 5 is the system clock's offset from true
+	# time, 8 its frequency error (both signed: positive is fast, as the
+	# reference's error; the text form says "fast" or "slow" instead).
+	sys=$(echo "$tr" | cut -d, -f5)
+	frq=$(echo "$tr" | cut -d, -f8)
+	err=$(echo "$last" | cut -d, -f2)
+	agree=$(awk -v s="$sys" -v e="$err" 'BEGIN {
+		d = e / 1e9 - s; printf "%.1f", (d < 0 ? -d : d) * 1e6 }')
+	check "chronyd $steer: chronyc's system time offset ($sys s) agrees with the reference's (${err} ns) within 20 us (|diff| $agree us)" \
+		awk -v a="$agree" 'BEGIN { exit !(a < 20) }'
+	check "chronyd $steer: chronyc's frequency ($frq ppm) is the clock's configured error (+$PPM ppm) within 2 ppm" \
+		awk -v f="$frq" -v p="$PPM" 'BEGIN { d = f - p; exit !(d < 2 && d > -2) }'
+
+	# What chronyd set: tick + freq as its correction (no kernel PLL),
+	# sync status cleared through rtcsync.
+	eff=$(echo "$last" | cut -d, -f7)
+	check "chronyd $steer: ntpdisc's tick+freq ($eff ppm) is chronyd's correction (-$frq ppm) within 3 ppm" \
+		awk -v e="$eff" -v f="$frq" 'BEGIN { d = e + f; exit !(d < 3 && d > -3) }'
+	bits=$(jfield "$js" status_bits)
+	[ -n "$bits" ] || bits="(none)"
+	check "chronyd $steer: ntpdisc status $bits: no PLL (chronyd never uses it), synchronised (rtcsync)" \
+		sh -c "echo '$bits' | grep -qv -e PLL -e UNSYNC"
+	check "chronyd $steer: ntpdisc state $(jfield "$js" state_name)" \
+		[ "$(jfield "$js" state_name)" = TIME_OK ]
+	dump $P/out/chrony-$steer.csv chrony-$steer.csv
+}
+
+run_ntpd() {
+	# A drift file of 0 ppm, as on a machine whose clock has never been
+	# measured.  With a drift file or without, ntpd first slews with
+	# adjtime() (at most 500 ppm) for its 300 s start-up clamp and only
+	# then hands offsets to the kernel PLL; "tinker stepout 30" did not
+	# shorten that here, so the run lasts long enough to see both.
+	echo 0.000 >$R/tmp/ntp.drift
+	chmod 666 $R/tmp/ntp.drift
+	mkdir -p $P/out/ntpstats
+	chmod 777 $P/out/ntpstats
+	cat >$P/out/ntp.conf <<EOF
+# The reference through the SHM driver, polled every 2 s so that the
+# kernel PLL (time constant = poll exponent) converges within minutes.
+# One source only: minsane 1.
+refclock shm unit 0 refid REF minpoll 1 maxpoll 1 prefer
+tos minsane 1 minclock 1
+driftfile /tmp/ntp.drift
+logconfig =all
+statsdir /payload/out/ntpstats/
+statistics loopstats peerstats
+filegen loopstats file loopstats type none enable
+filegen peerstats file peerstats type none enable
+EOF
+	start_ref ntpd-$steer -m 0
+	# Debian's ntp-systemd-wrapper runs "ntpd -g -N -u ntpsec:ntpsec".
+	in_root /usr/sbin/ntpd -g -N -u ntpsec:ntpsec -c /payload/out/ntp.conf \
+		-p /run/ntpd.pid -l /payload/out/ntpd.log
+	sleep 2
+	pid=$(cat $R/run/ntpd.pid 2>/dev/null)
+	check "ntpd $steer started (pid ${pid:-none})" \
+		[ -d /proc/"${pid:-none}" ]
+	sleep "$NTPD_SECS"
+	last=$(tail -n1 $P/out/ntpd-$steer.csv)
+	js=$(status_json)
+	$P/ntpdisc status
+	chroot $R /usr/sbin/ntptime 2>/dev/null | head -n 20
+	[ -n "$pid" ] && kill "$pid"
+	stop_ref
+	echo "# refclock last: $last"
+	echo "# ntpdisc: $js"
+	sed -n 's/^/# ntpd.log: /p' $P/out/ntpd.log | tail -n 40
+	sed -n 's/^/# loopstats: /p' $P/out/ntpstats/loopstats | tail -n 40
+	sed -n 's/^/# peerstats: /p' $P/out/ntpstats/peerstats | tail -n 10
+
+	# shellcheck disable=SC2046 # four words wanted
+	set -- $(converged $P/out/ntpd-$steer.csv $LIMIT_NS)
+	if [ "$1" = none ]; then
+		tap fail "ntpd $steer: true error not below 100 us at the end"
+	else
+		hold=$(awk -v a="$1" -v b="$4" 'BEGIN { printf "%d", b - a }')
+		d="ntpd $steer converged in $1 s (|true error| < 100 us for the last $hold s, $3 samples, worst $(($2 / 1000)) us)"
+		if [ "$hold" -ge 30 ]; then tap ok "$d"; else tap fail "$d"; fi
+	fi
+	bits=$(jfield "$js" status_bits)
+	# NANO: ntpd's kernel-loop calls (MOD_NANO) reached ntpdisc.
+	check "ntpd $steer: ntpdisc status $bits has PLL and NANO (ntpd's kernel loop) and is synchronised" \
+		sh -c "echo '$bits' | grep -q PLL && echo '$bits' | grep -q NANO && ! echo '$bits' | grep -q UNSYNC"
+	check "ntpd $steer: ntpdisc time constant $(jfield "$js" constant) is ntpd's poll exponent (1)" \
+		[ "$(jfield "$js" constant)" = 1 ]
+	fq=$(jfield "$js" freq_ppm)
+	check "ntpd $steer: ntpdisc frequency $fq ppm corrects the clock's +$PPM ppm within 5 ppm" \
+		awk -v f="$fq" -v p="$PPM" 'BEGIN { d = f + p; exit !(d < 5 && d > -5) }'
+	dump $P/out/ntpd-$steer.csv ntpd-$steer.csv
+}
+
+run_tools() {
+	# A state with every field set and none moving (no PLL offset).
+	# maxerror well below 16 s: the once-a-second update would otherwise
+	# set STA_UNSYNC between two tools' readings.
+	$P/ntpdisc set freq 12.5 tick 10001 constant 3 status +INS,-UNSYNC \
+		esterror 4321 maxerror 100000
+	js=$(status_json)
+	ax=$(in_root /usr/sbin/adjtimex -p 2>&1)
+	nt=$(in_root /usr/sbin/ntptime 2>&1)
+	$P/ntpdisc status
+	echo "$ax" | sed 's/^/# adjtimex -p: /'
+	echo "$nt" | sed 's/^/# ntptime: /'
+	s=$(jfield "$js" status)
+	f=$(jfield "$js" freq)
+	c=$(jfield "$js" constant)
+	t=$(jfield "$js" tick)
+	o=$(jfield "$js" offset)
+	e=$(jfield "$js" esterror)
+	axv() { echo "$ax" | sed -n "s/^ *$1: *\([-0-9]*\).*/\1/p"; }
+	check "adjtimex -p $steer: status $(axv status) = ntpdisc's $s" [ "$(axv status)" = "$s" ]
+	check "adjtimex -p $steer: frequency $(axv frequency) = ntpdisc's $f" [ "$(axv frequency)" = "$f" ]
+	check "adjtimex -p $steer: time_constant $(axv time_constant) = ntpdisc's $c" [ "$(axv time_constant)" = "$c" ]
+	check "adjtimex -p $steer: tick $(axv tick) = ntpdisc's $t" [ "$(axv tick)" = "$t" ]
+	check "adjtimex -p $steer: offset $(axv offset) = ntpdisc's $o" [ "$(axv offset)" = "$o" ]
+	check "adjtimex -p $steer: esterror $(axv esterror) = ntpdisc's $e" [ "$(axv esterror)" = "$e" ]
+	# ntptime: "status 0x2011 (PLL,...)", "frequency 12.500 ppm",
+	# "time constant 3", "returns code 1 (INS)".
+	nst=$(echo "$nt" | sed -n 's/.*status \(0x[0-9a-f]*\).*/\1/p' | head -n1)
+	nfq=$(echo "$nt" | sed -n 's/.*frequency \([-0-9.]*\) ppm.*/\1/p' | head -n1)
+	ntc=$(echo "$nt" | sed -n 's/.*time constant \([0-9]*\).*/\1/p' | head -n1)
+	ncode=$(echo "$nt" | sed -n 's/.*ntp_adjtime() returns code [0-9]* (\([A-Z]*\)).*/\1/p')
+	check "ntptime $steer: status $nst = ntpdisc's $s" \
+		[ "$(printf '%d' "${nst:-0x-1}" 2>/dev/null)" = "$s" ]
+	check "ntptime $steer: frequency $nfq ppm = ntpdisc's $(jfield "$js" freq_ppm)" \
+		awk -v a="$nfq" -v b="$(jfield "$js" freq_ppm)" 'BEGIN { d = a - b; exit !(a != "" && d < 0.001 && d > -0.001) }'
+	check "ntptime $steer: time constant $ntc = ntpdisc's $c" [ "$ntc" = "$c" ]
+	check "ntptime $steer: state $ncode matches ntpdisc's $(jfield "$js" state_name)" \
+		sh -c "echo '$(jfield "$js" state_name)' | grep -q 'TIME_$ncode\$'"
+	$P/ntpdisc leap cancel >/dev/null 2>&1
+	$P/ntpdisc set freq 0 tick 10000 status +UNSYNC >/dev/null
+}
+
+setup || { echo "not ok 1 - ntpdisc load (steer=$steer)"; echo "1..1"; exit 1; }
+for t in "$@"; do
+	case $t in
+	chrony) run_chrony ;;
+	ntpd) run_ntpd ;;
+	tools) run_tools ;;
+	*) tap fail "unknown test $t" ;;
+	esac
+done
+echo "1..$n"
+echo "# clients $steer: $((n - nfail)) passed, $nfail failed"
+[ "$nfail" = 0 ]

@@ -1,0 +1,92 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Debian's unmodified time daemons and tools disciplining the clock
+# through ntpdisc, in the test guest (host side of scripts/clients-guest.sh).
+#
+#   clients-run.sh [--steer livepatch|clocksource] [--timeout SECS]
+#                  [--quiet] [TEST...]
+#
+# TEST is chrony, ntpd, tools (default: all three).  Builds what is
+# missing (module, CLI, reference clock, the Debian root of
+# scripts/rootfs-build.sh), boots the guest with the Debian root appended
+# to its initramfs and writes to output/clients/:
+#
+#   STEER.log            the whole console and guest-run's verdict
+#   STEER.tap            the TAP lines
+#   chrony-STEER.csv     true error of the clock and the discipline's
+#   ntpd-STEER.csv       state, 4 samples a second (see
+#                        tools/refclock/ntpdisc-refclock.c)
+#
+# With --steer clocksource the daemons reach /dev/ntpdisc through
+# build/tools/libntpdisc-preload.so (make tools), which must exist.
+# Exit status 0 only if every check passed and the guest kernel log is
+# clean.
+set -eu
+
+usage() {
+	echo "usage: $0 [--steer livepatch|clocksource] [--timeout SECS] [--quiet] [TEST...]" >&2
+	exit 2
+}
+
+steer=livepatch timeout=1200 quiet=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--steer) steer=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+case $steer in livepatch|clocksource) ;; *) usage ;; esac
+[ $# -gt 0 ] || set -- chrony ntpd tools
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/output/clients
+p=$out/payload-$steer
+tools=$top/build/tools
+
+[ -f "$top/ntpdisc.ko" ] || make -C "$top" module >/dev/null
+[ -x "$tools/ntpdisc" ] || make -C "$top" tools >/dev/null
+make -C "$top/tools/refclock" OUT="$tools" >/dev/null
+rootfs=$("$top/scripts/rootfs-build.sh")
+
+rm -rf "$p"
+mkdir -p "$p"
+cp "$top/ntpdisc.ko" "$tools/ntpdisc" "$tools/ntpdisc-refclock" \
+	"$top/scripts/clients-guest.sh" "$p/"
+if [ "$steer" = clocksource ]; then
+	[ -f "$tools/libntpdisc-preload.so" ] ||
+		{ echo "clients-run: no $tools/libntpdisc-preload.so (make tools)" >&2; exit 2; }
+	cp "$tools/libntpdisc-preload.so" "$p/"
+fi
+env=
+for v in CHRONY_SECS NTPD_SECS OFFSET_MS PPM; do
+	eval "x=\${$v:-}"
+	[ -z "$x" ] || env="$env $v=$x"
+done
+printf 'exec env%s sh ./clients-guest.sh %s %s\n' "$env" "$steer" "$*" >"$p/run.sh"
+
+log=$out/$steer.log
+{
+	rc=0
+	"$top/scripts/guest-run.sh" --mem 2G --timeout "$timeout" \
+		--rootfs "$rootfs" "$p" 2>&1 || rc=$?
+	echo $rc >"$log.rc"
+} | if [ -n "$quiet" ]; then cat >"$log"; else tee "$log"; fi
+rc=$(cat "$log.rc")
+rm -f "$log.rc"
+
+# The guest prints its CSV logs on the console between markers.
+awk -v dir="$out" '
+/^CLIENTS-FILE-BEGIN / { f = dir "/" $2; printf "" >f; next }
+/^CLIENTS-FILE-END$/ { close(f); f = ""; next }
+f != "" { print >>f }' "$log"
+grep -E '^(not )?ok [0-9]+ - |^1\.\.[0-9]+$' "$log" >"$out/$steer.tap" || true
+echo "clients-run ($steer):"
+grep -E '^(not )?ok ' "$out/$steer.tap" | sed 's/^/  /' || true
+pass=$(grep -c '^ok ' "$out/$steer.tap" || true)
+fail=$(grep -c '^not ok ' "$out/$steer.tap" || true)
+echo "clients-run ($steer): $pass passed, $fail failed; logs in $out/"
+[ "$pass" -gt 0 ] && [ "$fail" = 0 ] && [ "$rc" = 0 ]
