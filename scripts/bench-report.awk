@@ -89,24 +89,25 @@ END {
 
 	# --- read path
 	print ""
-	print "Read path: ns per clock_gettime, 10th percentile over rounds (what is left when"
-	print "the host lets the emulated CPU run), the kernel alone measured right before and"
-	print "after each backend: ka | livepatch | kb | clocksource | kc; medians in the JSON"
+	print "Read path: ns per clock_gettime, fastest of the rounds (the code's own cost: the"
+	print "emulated CPU slows down for long stretches when its host is busy), the kernel alone"
+	print "measured right before and after each backend: ka | livepatch | kb | clocksource | kc;"
+	print "medians and quartiles in the JSON"
 	printf "  %-9s %8s %9s %8s %9s %8s  %-23s %s\n", "clock", "ka",
 	       "livepatch", "kb", "clocksrc", "kc", "livepatch/kernel [band]",
 	       "clocksource/kernel"
 	split("mono real mono_sys real_sys", rc, " ")
 	for (i = 1; i <= 4; i++) {
 		c = rc[i]
-		ka = get("ka.read." c ".p10")
-		kb = get("kb.read." c ".p10")
-		kc = get("kc.read." c ".p10")
-		lp = get("livepatch.read." c ".p10")
-		cs = get("clocksource.read." c ".p10")
+		ka = get("ka.read." c ".min")
+		kb = get("kb.read." c ".min")
+		kc = get("kc.read." c ".min")
+		lp = get("livepatch.read." c ".min")
+		cs = get("clocksource.read." c ".min")
 		# The emulated guest's speed drifts over the run: livepatch
 		# passes for unchanged when it lies within the spread of the
 		# kernel alone's measurements around it (k0, ka, kb), plus 3%.
-		k0 = get("k0.read." c ".p10")
+		k0 = get("k0.read." c ".min")
 		klo = khi = ka
 		split(k0 " " kb, kk, " ")
 		for (j = 1; j <= 2; j++) {
@@ -139,7 +140,7 @@ END {
 	}
 	if (has("k0.read.mono.median"))
 		printf "  (kernel alone at the start, k0: mono %.1f, real %.1f)\n",
-		       get("k0.read.mono.p10"), get("k0.read.real.p10")
+		       get("k0.read.mono.min"), get("k0.read.real.min")
 	print "  (mono/real: the C library, through the vDSO where the clocksource allows; _sys: the system call)"
 
 	# --- in-kernel costs
@@ -255,9 +256,10 @@ END {
 	}
 	for (i = 1; i <= 2; i++) {
 		c = i == 1 ? "mono" : "real"
-		# A kernel spread above 20% could hide any change: too noisy.
-		noisy = spread[c] > 0.2 ? " (too noisy to judge)" : ""
-		check(rl[c] >= blo[c] && rl[c] <= bhi[c] && rl[c] > 0 && noisy == "",
+		# A kernel spread above 10% could hide a change: the run
+		# cannot judge, which is a skip, not a pass.
+		noisy = spread[c] > 0.1 ? " # SKIP too noisy to judge" : ""
+		check(noisy != "" || (rl[c] >= blo[c] && rl[c] <= bhi[c] && rl[c] > 0),
 		      sprintf("bench: read path %s: livepatch/kernel %.3f within the kernel's own spread %.3f..%.3f%s",
 			      c, rl[c], blo[c], bhi[c], noisy))
 	}
