@@ -105,6 +105,21 @@ trace() {
 	: >$TR/set_ftrace_filter
 }
 
+# Clock reads of phase $1, with how busy each vCPU was meanwhile (the
+# benchmark keeps one busy; work on the other slows the emulator down).
+reads() {
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat0
+	ntpdisc-bench -p "$1" read $ROUNDS $READ_BATCH
+	grep '^cpu[0-9]' /proc/stat >/tmp/stat1
+	paste -d' ' /tmp/stat0 /tmp/stat1 | awk -v p="$1" '{
+		n = (NF - 2) / 2; busy = tot = 0
+		for (i = 2; i <= n + 1; i++) {
+			d = $(i + n + 1) - $i; tot += d
+			if (i != 5 && i != 6) busy += d
+		}
+		printf "BENCH %s.read.busy_%s_pct %d\n", p, $1, tot ? 100 * busy / tot : 0 }'
+}
+
 # The steering selftests' own measurements: leap landing, step error.
 steps() {
 	p=$1
@@ -143,7 +158,7 @@ bench warmup
 ntpdisc-bench -p warmup read $ROUNDS $READ_BATCH >/dev/null
 
 bench k0
-ntpdisc-bench -p k0 read $ROUNDS $READ_BATCH
+reads k0
 steps k0
 
 bench none
@@ -157,23 +172,23 @@ if load none steer=none; then
 	release none
 fi
 # The kernel alone right before and after each backend's reads.
-ntpdisc-bench -p ka read $ROUNDS $READ_BATCH
+reads ka
 
 bench livepatch
 if load livepatch steer=livepatch; then
-	ntpdisc-bench -p livepatch read $ROUNDS $READ_BATCH
+	reads livepatch
 	ntpdisc-bench -p livepatch ctl $ROUNDS $CTL_BATCH
 	ntpdisc-bench -p livepatch dbg "update $DBG_N"
 	trace livepatch lp_second_overflow
 	steps livepatch
 	release livepatch
 fi
-ntpdisc-bench -p kb read $ROUNDS $READ_BATCH
+reads kb
 
 bench clocksource
 if load clocksource steer=clocksource testonly_ignore_tsc_invariance=1; then
 	echo "BENCH-META clocksource_cs $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-	ntpdisc-bench -p clocksource read $ROUNDS $READ_BATCH
+	reads clocksource
 	ntpdisc-bench -p clocksource dbg "csread $DBG_N"
 	ntpdisc-bench -p clocksource dbg "tscread $DBG_N"
 	ntpdisc-bench -p clocksource dbg "update $DBG_N"
@@ -183,6 +198,6 @@ if load clocksource steer=clocksource testonly_ignore_tsc_invariance=1; then
 fi
 
 bench kc
-ntpdisc-bench -p kc read $ROUNDS $READ_BATCH
+reads kc
 bench end
 exit 0

@@ -138,6 +138,14 @@ END {
 		derive("read." c ".clocksource_over_kernel", rcs)
 		rl[c] = rlp
 	}
+	if (has("ka.read.busy_cpu0_pct")) {
+		printf "  vCPUs busy during the reads (%%, cpu0/cpu1; the benchmark keeps one busy):\n "
+		split("k0 ka livepatch kb clocksource kc", bp, " ")
+		for (j = 1; j <= 6; j++)
+			printf " %s %d/%d", bp[j], get(bp[j] ".read.busy_cpu0_pct"),
+			       get(bp[j] ".read.busy_cpu1_pct")
+		printf "\n"
+	}
 	if (has("k0.read.mono.median"))
 		printf "  (kernel alone at the start, k0: mono %.1f, real %.1f)\n",
 		       get("k0.read.mono.min"), get("k0.read.real.min")
