@@ -11,6 +11,8 @@
 #   make timers MODE=plain|ntpdisc [TESTS="..."]
 #                      boot a guest on them (scripts/timers-run.sh)
 #   make lint          checkpatch --strict, and a W=1 build under sparse
+#   make bench         costs beside the kernel's own, one guest run
+#                      (scripts/bench.sh; BENCH_QUICK=1: the short form)
 #   make fuzz          differential fuzzing in a guest (scripts/fuzz.sh)
 #   make fuzz-host     the discipline under libFuzzer on the host
 #   make sim           the discipline simulator (output/sim)
@@ -86,6 +88,12 @@ fuzz-host:
 
 selftests:
 	$(MAKE) -C selftests/ntpdisc KSFT_INC=$(KSFT_INC)
+
+# ntpdisc's costs and step accuracy beside the kernel's own, in one guest
+# run (scripts/bench.sh): a table, TAP checks, output/bench/bench.json and
+# bench.csv. BENCH_QUICK=1: the short form CI runs (about 70 s).
+bench:
+	+@MAKE="$(MAKE)" scripts/bench.sh
 
 # Differential fuzzing in a guest, ntpdisc against the guest kernel
 # (scripts/fuzz.sh: FUZZ_MINUTES, FUZZ_SEED, FUZZ_SEQUENCES, FUZZ_CALLS).
@@ -198,4 +206,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -156,6 +156,15 @@ selftest_guest guest "$kver" "$out/payload"
 echo "check: the steering measurements of each backend ($kver guest):"
 awk -f scripts/steer-compare.awk "$out/guest-tap.log" | sed 's/^/check:   /'
 
+# The short benchmark (scripts/bench.sh): its TAP checks count, e.g. the
+# ioctl at most 1.10 times the system call, the livepatch's clock reads
+# as fast as the kernel's alone.
+step bench env KVER="$kver" BENCH_QUICK=1 MAKE="$MAKE" scripts/bench.sh
+count "$out/bench.log"
+if [ "$step_rc" -ge 2 ] || [ "$tap_total" -eq 0 ]; then
+	failed "bench: no results (exit $step_rc)"
+fi
+
 # The same selftests on each other kernel series, with the module built
 # for it in a scratch copy.
 for s in $kseries; do
