@@ -21,7 +21,7 @@ for f in "$@"; do
 	cp -a "$f" "$dir/"
 done
 find "$dir" -type f ! -path "$dir/lib/*" | while read -r f; do
-	file -L "$f" | grep -q 'dynamically linked' || continue
+	ldd "$f" >/dev/null 2>&1 || continue
 	ldd "$f" | awk '/=> \// { print $3 } /^[ \t]*\/[^ ]*ld-linux/ { print $1 }'
 done | sort -u | while read -r so; do
 	cp -L "$so" "$dir/lib/"
