@@ -8,7 +8,7 @@
 #   make selftests     static kselftest binaries for the guest
 #   make timers-selftests  the kernel's own timers selftests, unmodified,
 #                      static, from the linux-source tree (build/timers)
-#   make timers MODE=plain|ntpdisc [TESTS="..."]
+#   make timers MODE=plain|ntpdisc|preload [TESTS="..."]
 #                      boot a guest on them (scripts/timers-run.sh)
 #   make lint          checkpatch --strict, and a W=1 build under sparse
 #   make bench         costs beside the kernel's own, one guest run
@@ -95,6 +95,10 @@ selftests:
 bench:
 	+@MAKE="$(MAKE)" scripts/bench.sh
 
+# The preload library's test in a guest (tools/preload/test.sh).
+preload-test: module tools
+	tools/preload/test.sh
+
 # Differential fuzzing in a guest, ntpdisc against the guest kernel
 # (scripts/fuzz.sh: FUZZ_MINUTES, FUZZ_SEED, FUZZ_SEQUENCES, FUZZ_CALLS).
 fuzz: module selftests
@@ -117,11 +121,22 @@ MODE ?= plain
 
 timers-selftests: $(TIMERS_BINS)
 
+# The same, dynamically linked, for runs through libntpdisc-preload.so
+# (scripts/timers-run.sh preload builds them too, if missing).
+TIMERS_DYN_BINS := $(addprefix $(CURDIR)/build/timers-dyn/,$(TIMERS_PROGS))
+
+timers-selftests-dyn: $(TIMERS_DYN_BINS)
+
+$(TIMERS_DYN_BINS): $(CURDIR)/build/timers-dyn/%: $(TIMERS_SRC)/%.c $(KSFT_INC)/kselftest.h
+	@mkdir -p $(dir $@)
+	$(CC) -O3 -Wl,-no-as-needed -Wall -o $@ $< -lrt -lpthread -lm
+
 $(TIMERS_BINS): $(TIMERS_OUT)/%: $(TIMERS_SRC)/%.c $(KSFT_INC)/kselftest.h
 	@mkdir -p $(TIMERS_OUT)
 	$(CC) $(TIMERS_CFLAGS) -o $@ $< -lrt -lpthread -lm
 
-timers: timers-selftests $(if $(filter ntpdisc,$(MODE)),module)
+timers: timers-selftests $(if $(filter ntpdisc preload,$(MODE)),module) \
+	$(if $(filter preload,$(MODE)),tools timers-selftests-dyn)
 	scripts/timers-run.sh $(MODE) $(TESTS)
 
 # checkpatch as for a submission, then a fresh W=1 build with sparse in a
@@ -206,4 +221,4 @@ clean:
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module preload-test timers-selftests-dyn module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -145,7 +145,8 @@ elif [ "$tap_total" -eq 0 ]; then
 	failed "unit tests printed no results"
 fi
 
-step build "$MAKE" --no-print-directory KVER="$kver" payload timers-selftests
+step build "$MAKE" --no-print-directory KVER="$kver" payload timers-selftests \
+	timers-selftests-dyn
 [ "$step_rc" -eq 0 ] || { failed "module/selftests build"; finish; }
 
 progs=$(printf 'print-progs:\n\t@echo $(TEST_GEN_PROGS)\n' |
@@ -163,6 +164,24 @@ step bench env KVER="$kver" BENCH_QUICK=1 MAKE="$MAKE" scripts/bench.sh
 count "$out/bench.log"
 if [ "$step_rc" -ge 2 ] || [ "$tap_total" -eq 0 ]; then
 	failed "bench: no results (exit $step_rc)"
+fi
+
+# The preload library in a guest (tools/preload/test.sh): every entry
+# point reaches /dev/ntpdisc, nothing else is caught, ENODEV without it.
+step preload-payload tools/preload/test.sh --payload-only
+if [ "$step_rc" -ne 0 ]; then
+	failed "preload library payload"
+else
+	step preload env KVER="$kver" scripts/guest-run.sh --timeout 600 \
+		--log "$out/preload-console.log" "$out/preload"
+	sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
+		"$out/preload.log" >"$out/preload-tap.log"
+	count "$out/preload-tap.log"
+	guest_problems preload "$out/preload.log"
+	if [ "$tap_total" -eq 0 ] ||
+		{ [ "$step_rc" -ne 0 ] && [ "$tap_fail" -eq 0 ]; }; then
+		failed "preload: guest failed without a failing test (see $out/preload.log)"
+	fi
 fi
 
 # The same selftests on each other kernel series, with the module built
@@ -200,14 +219,16 @@ fi
 # Logs in output/timers-TAG-MODE-GROUP*.
 timers_phase() {
 	tag=$1 tk=$2 ko=$3
-	echo "check: === timers ($tk): plain and ntpdisc, four guests at once (about 20 minutes)"
+	modes="plain ntpdisc"
+	[ "${CHECK_TIMERS_PRELOAD:-1}" = 0 ] || modes="$modes preload"
+	echo "check: === timers ($tk): $modes, two guests each, all at once (about 20 minutes)"
 	# shellcheck disable=SC2034,SC2086
 	a=$(printf '%s\n' $timers_tests | grep -x change_skew || true)
 	# shellcheck disable=SC2034,SC2086
 	b=$(printf '%s\n' $timers_tests | grep -vx change_skew || true)
 	rm -rf "$out/timers-$tag"-*
 	pids='' guests=''
-	for m in plain ntpdisc; do
+	for m in $modes; do
 		for g in a b; do
 			eval "tests=\$$g"
 			[ -n "$tests" ] || continue
@@ -233,6 +254,20 @@ timers_phase() {
 	grep -v '^TIMERSCOUNT' "$out/timers-$tag-judge.log" | sed "s/^timers:/check: timers ($tag):/"
 	# shellcheck disable=SC2046
 	set -- $(sed -n 's/^TIMERSCOUNT //p' "$out/timers-$tag-judge.log")
+	pass=$((pass + $1)) fail=$((fail + $2)) known=$((known + $3))
+	[ "${CHECK_TIMERS_PRELOAD:-1}" != 0 ] || return 0
+	# The same tests through libntpdisc-preload.so against the clocksource
+	# backend, judged against the same plain run (timers-judge.sh --preload:
+	# the tests of MONOTONIC against MONOTONIC_RAW fail by design there).
+	# shellcheck disable=SC2086
+	scripts/timers-judge.sh --preload \
+		"$(echo "$out/timers-$tag"-plain-?-tap.log | tr ' ' ,)" \
+		"$(echo "$out/timers-$tag"-preload-?-tap.log | tr ' ' ,)" $timers_tests \
+		>"$out/timers-$tag-preload-judge.log"
+	grep -v '^TIMERSCOUNT' "$out/timers-$tag-preload-judge.log" |
+		sed "s/^timers:/check: timers preload ($tag):/"
+	# shellcheck disable=SC2046
+	set -- $(sed -n 's/^TIMERSCOUNT //p' "$out/timers-$tag-preload-judge.log")
 	pass=$((pass + $1)) fail=$((fail + $2)) known=$((known + $3))
 }
 
