@@ -18,7 +18,10 @@
 #   make sim           the discipline simulator (output/sim)
 #   make check         setup, lint, unit, module, selftests, guest run;
 #                      ends in one "N passed, N failed" line
-#   make tools         the ntpdisc CLI (static)
+#   make tools         the ntpdisc CLI (static), the preload library and
+#                      the reference clock of the client runs
+#   make clients       chronyd, ntpd, adjtimex, ntptime on ntpdisc in a
+#                      guest, both backends (scripts/clients-run.sh)
 #   make demo          boot a guest and run a short live session with it
 #   make guest P=DIR   boot a guest on payload DIR (see scripts/guest-run.sh)
 #   make setup         install what the test bed needs (root)
@@ -202,6 +205,13 @@ guest:
 
 tools:
 	$(MAKE) -C tools OUT=$(CURDIR)/build/tools
+	$(MAKE) -C tools/refclock OUT=$(CURDIR)/build/tools
+
+# Debian's chronyd, ntpd, adjtimex and ntptime on ntpdisc in a guest, with
+# both backends (scripts/clients-run.sh; about 25 minutes).
+clients: module tools
+	scripts/clients-run.sh --steer livepatch
+	scripts/clients-run.sh --steer clocksource
 
 # The guest half of the demo is scripts/demo-guest.sh, with the CLI on PATH.
 demo: module tools
@@ -219,6 +229,7 @@ clean:
 	-$(MAKE) -C module/tests clean
 	-$(MAKE) -C selftests/ntpdisc clean
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
+	-$(MAKE) -C tools/refclock OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module preload-test timers-selftests-dyn module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: all module clients preload-test timers-selftests-dyn module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -215,6 +215,29 @@ if [ "${CHECK_FUZZ:-1}" != 0 ]; then
 	if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "make fuzz-host (see $out/fuzz-host.log)"; fi
 fi
 
+# Debian's unmodified chronyd, ntpd, adjtimex and ntptime disciplining the
+# clock through ntpdisc, against a reference that derives true time from
+# the unsteered counter (scripts/clients-run.sh; the Debian root comes from
+# scripts/rootfs-build.sh, cached). Livepatch: all of them; clocksource
+# (through libntpdisc-preload.so): the tools and chronyd, for time (ntpd
+# spends 300 s in its start-up clamp; "make clients" runs everything on
+# both). CHECK_CLIENTS=0 leaves this out.
+if [ "${CHECK_CLIENTS:-1}" != 0 ]; then
+	for c in "livepatch:${CHECK_CLIENTS_LIVEPATCH:-tools chrony ntpd phc2sys}" \
+		"clocksource:${CHECK_CLIENTS_CLOCKSOURCE:-tools chrony}"; do
+		st=${c%%:*}
+		# shellcheck disable=SC2086
+		step "clients-$st" env KVER="$kver" scripts/clients-run.sh --quiet \
+			--steer "$st" ${c#*:}
+		count "$out/clients/$st.tap"
+		guest_problems "clients-$st" "$out/clients/$st.log"
+		if [ "$tap_total" -eq 0 ] ||
+			{ [ "$step_rc" -ne 0 ] && [ "$tap_fail" -eq 0 ]; }; then
+			failed "clients ($st): no results or a failed run (see $out/clients/$st.log)"
+		fi
+	done
+fi
+
 # The timers tests on one guest kernel: timers_phase TAG KVER MODULE.
 # Logs in output/timers-TAG-MODE-GROUP*.
 timers_phase() {

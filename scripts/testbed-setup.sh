@@ -69,10 +69,11 @@ EOF
 # libc6-dev for static test binaries, perl for checkpatch, zstd for the
 # 6.12 image, dwarves (pahole) for the BTF of modules built for 6.12,
 # clang and its runtime for the discipline's libFuzzer target, gnuplot
-# for the simulator's and the benchmarks' plots.
+# for the simulator's plots, debootstrap for the guest's Debian root of
+# the client runs (scripts/rootfs-build.sh).
 pkgs="qemu-system-x86 busybox-static cpio kmod sparse xz-utils gcc libc6-dev
       make bc perl zstd dwarves linux-source-6.1 linux-headers-$kver
-      clang-14 libclang-rt-14-dev gnuplot-nox"
+      clang-14 libclang-rt-14-dev gnuplot-nox debootstrap"
 missing=
 for p in $pkgs; do
 	installed "$p" || missing="$missing $p"
