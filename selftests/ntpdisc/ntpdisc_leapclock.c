@@ -159,11 +159,21 @@ static void sample_adjtimex(struct seen *s)
 }
 
 /*
+ * A clean read: all five within 4 us, or within twice the fastest seen so
+ * far where the reads are system calls on a busy host (so that a clean
+ * read stays possible), but never beyond 8 us: the first reads, on cold
+ * code, are slow, and the fastest seen is large then.
+ */
+static __s64 clean_window(__s64 fastest)
+{
+	return fastest * 2 < ND_US(4) ? ND_US(4) :
+	       fastest * 2 > ND_US(8) ? ND_US(8) : fastest * 2;
+}
+
+/*
  * The tight loop, from first-pass @from_ms to @to_ms. Offsets against
- * MONOTONIC_RAW come only from clean reads (all five within 4 us, or
- * within twice the fastest seen where reads are system calls on a busy
- * host: a clean read must stay possible); the order of REALTIME values
- * from every read.
+ * MONOTONIC_RAW come only from clean reads (clean_window()); the order of
+ * REALTIME values from every read.
  */
 static void watch(struct seen *s, int from_ms, int to_ms)
 {
@@ -217,7 +227,7 @@ static void watch(struct seen *s, int from_ms, int to_ms)
 		first = false;
 		if (!s->min_window || raw2 - raw < s->min_window)
 			s->min_window = raw2 - raw;
-		if (raw2 - raw < ND_US(4) || raw2 - raw < 2 * s->min_window) {
+		if (raw2 - raw < clean_window(s->min_window)) {
 			o = real - raw;
 			if (gfirst) {
 				s->tai_lo = tai - raw;
