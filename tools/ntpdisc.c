@@ -34,15 +34,21 @@ static const char *device = NTPDISC_DEVICE_PATH;
 static bool use_kernel, json;
 static int dev_fd = -1;
 
+/* One "ntpdisc: ..." line on stderr. */
+static void complain(const char *fmt, va_list ap)
+{
+	fputs("ntpdisc: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static noreturn void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ntpdisc: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	complain(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(code);
 }
 
@@ -327,11 +333,9 @@ static noreturn void usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ntpdisc: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	complain(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	fputs(usage_text, stderr);
 	exit(EXIT_USAGE);
 }
