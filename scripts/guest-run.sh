@@ -158,9 +158,11 @@ fi
 # Serial output has CRLF line ends, and the firmware resets and clears the
 # terminal: strip both so logs grep cleanly and the tty survives.
 esc=$(printf '\033')
+# --foreground keeps QEMU in our process group, so that a terminal's Ctrl-C
+# (or a kill of the group) stops the guest too, not only this script.
 {
 	qrc=0
-	timeout -k 5 "$timeout" "$@" </dev/null 2>&1 || qrc=$?
+	timeout --foreground -k 5 "$timeout" "$@" </dev/null 2>&1 || qrc=$?
 	echo $qrc >"$tmp/qemu.rc"
 } | sed -u "s/\r\$//; s/$esc\[[0-9;?]*[A-Za-z]//g; s/${esc}c//g" | tee "$tmp/log"
 end=$(date +%s)
