@@ -22,7 +22,8 @@
 #                      the reference clock of the client runs
 #   make clients       chronyd, ntpd, adjtimex, ntptime on ntpdisc in a
 #                      guest, both backends (scripts/clients-run.sh)
-#   make demo          boot a guest and run a short live session with it
+#   make demo          chronyd disciplines a guest clock through ntpdisc,
+#                      then a leap second; table, summary, plot
 #   make guest P=DIR   boot a guest on payload DIR (see scripts/guest-run.sh)
 #   make setup         install what the test bed needs (root)
 #   make clean
@@ -213,13 +214,10 @@ clients: module tools
 	scripts/clients-run.sh --steer livepatch
 	scripts/clients-run.sh --steer clocksource
 
-# The guest half of the demo is scripts/demo-guest.sh, with the CLI on PATH.
-demo: module tools
-	rm -rf $(OUT)/demo
-	mkdir -p $(OUT)/demo
-	cp ntpdisc.ko build/tools/ntpdisc $(OUT)/demo/
-	cp scripts/demo-guest.sh $(OUT)/demo/run.sh
-	scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) --log $(OUT)/demo.log $(OUT)/demo
+# The demo: chronyd disciplining the guest clock through ntpdisc, a leap
+# second, a plot (scripts/demo.sh; its guest half is scripts/demo-guest.sh).
+demo:
+	+@MAKE="$(MAKE)" scripts/demo.sh
 
 setup:
 	scripts/testbed-setup.sh

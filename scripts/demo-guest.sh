@@ -1,58 +1,124 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# The main-job demo, run inside the test guest: load ntpdisc, read and
-# set its discipline next to the kernel's, and watch both through a leap
-# second. The guest clock is moved; this must only run in a throwaway VM.
-set -eu
-PATH=$PWD:$PATH
+# The demo, inside the test guest (host side: scripts/demo.sh). The guest
+# clock is set to shortly before the end of 2026-12-31, ntpdisc takes over
+# with its default backend, and Debian's chronyd, unmodified and with its
+# seccomp filter, disciplines the clock against ntpdisc-refclock: true time
+# from the unsteered counter, the clock starting 50 ms ahead and 80 ppm
+# fast. The reference announces a leap second for that midnight, chronyd
+# arms it, and ntpdisc inserts it. The reference prints the table; its CSV
+# goes to the host between DEMO-FILE markers. This moves the guest's clock:
+# only ever run it in a throwaway VM.
+#
+#   DEMO_STEER=livepatch|clocksource  backend (default: the module's)
+#   DEMO_LEAD=SECONDS                 how long before midnight to start (30)
+set -u
+P=/payload
+R=/rootfs
+# 2027-01-01 00:00:00 UTC: chronyd accepts a leap second only at the end
+# of June or December.
+LEAP=1798761600
+LEAD=${DEMO_LEAD:-30}
+OFFSET_MS=50
+PPM=80
+CONVERGED_US=100
 
 say() { printf '\n### %s\n' "$*"; }
-state() { ntpdisc "$@" --json status | sed 's/.*"state_name":"\([A-Z_]*\)".*"tai":\([0-9-]*\).*/\1 tai=\2/'; }
 
-say "insmod ntpdisc.ko steer=none (shadow mode: the kernel keeps the clock)"
-insmod ./ntpdisc.ko steer=none
-ls -l /dev/ntpdisc
+say "3/6  load ntpdisc; the guest clock set to 2026-12-31, $LEAD s before midnight"
+date -u -s "@$((LEAP - LEAD))" >/dev/null
+date -u
+args=
+[ -z "${DEMO_STEER:-}" ] || args="steer=$DEMO_STEER"
+# TCG's TSC lacks the invariance flags; it is a fixed-rate counter anyway.
+[ "${DEMO_STEER:-}" != clocksource ] ||
+	args="$args testonly_ignore_tsc_invariance=1"
+# shellcheck disable=SC2086
+$P/ntpdisc load $P/ntpdisc.ko $args || exit 1
+steer=$(cat /sys/module/ntpdisc/parameters/steer)
+echo "backend: $steer; clocksource:" \
+	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
-say "ntpdisc status: the boot state, as the kernel reports its own"
-ntpdisc status
-say "ntpdisc --kernel status"
-ntpdisc --kernel status
-
-say "set frequency +12.5 ppm, PLL on, synchronised, time constant 4"
-ntpdisc set freq 12.5 status +PLL,-UNSYNC maxerror 0 constant 4
-say "a 2 ms phase offset for the PLL, then three seconds of it"
-ntpdisc set offset 2000 >/dev/null
-ntpdisc watch 3
-say "what the discipline steers now"
-ntpdisc output
-
-say "an adjtime(3) slew of 1.2 ms at 500 us/s"
-ntpdisc adjtime 1200
-ntpdisc watch 3
-
-say "a leap second: clock set to 23:59:52 UTC, INS armed in both"
-now=$(date +%s)
-midnight=$(( (now / 86400 + 1) * 86400 ))
-date -u -s "@$((midnight - 8))" >/dev/null
-for who in "" --kernel; do
-	# leap-a-day's reset: synchronised, no error growth, PLL off
-	ntpdisc $who set status +PLL,-UNSYNC maxerror 0 >/dev/null
-	ntpdisc $who set status -PLL >/dev/null
-	ntpdisc $who leap insert >/dev/null
+for d in proc sys dev dev/pts tmp run payload; do
+	mkdir -p $R/$d
 done
-printf '%-10s %-22s %-22s\n' "UTC" "ntpdisc" "kernel"
-i=0
-while [ $i -lt 24 ]; do
-	printf '%-10s %-22s %-22s\n' "$(date -u +%T)" "$(state)" \
-		"$(state --kernel)"
-	if [ $i -eq 18 ]; then
-		ntpdisc leap cancel >/dev/null
-		ntpdisc --kernel leap cancel >/dev/null
-		echo "(leap flags cleared)"
-	fi
-	usleep 500000
-	i=$((i + 1))
-done
+mount --bind /proc $R/proc
+mount --bind /sys $R/sys
+mount --bind /dev $R/dev
+mount --bind /dev/pts $R/dev/pts
+mount -t tmpfs tmpfs $R/tmp
+mount -t tmpfs tmpfs $R/run
+mount --bind $P $R/payload
+mkdir -p $P/out
 
-say "rmmod ntpdisc"
-rmmod ntpdisc
+# Debian's chrony.conf with the reference in place of the pool and no
+# network ports; no leapsectz, so the leap comes from the reference.
+cat >$P/out/chrony.conf <<CONF
+refclock SOCK /run/chrony.ref.sock refid REF poll 0 precision 1e-7
+makestep 1 3
+rtcsync
+maxupdateskew 100.0
+port 0
+cmdport 0
+CONF
+
+say "4/6  chronyd -F 1 against the reference: the clock 50 ms ahead, 80 ppm fast"
+echo "The table: time since the start, the guest's UTC time of day, the"
+echo "clock's true error (measured from the unsteered counter), the"
+echo "discipline's frequency correction and its state; a line a second,"
+echo "four around the leap."
+
+# The leap phase is announced once the error has stayed below the bound,
+# or three seconds before midnight if it has not.
+leap_phase() {
+	say "5/6  the leap second: announced by the reference, armed by chronyd" \
+		"(TIME_INS), inserted by ntpdisc at 00:00:00 UTC$1"
+}
+{
+	$P/ntpdisc-refclock -o $OFFSET_MS -f $PPM -r 4 -p 1 -c $CONVERGED_US \
+		-L $LEAP -t $((LEAD + 5)) -l $P/out/demo.csv \
+		-s $R/run/chrony.ref.sock 2>&1 |
+	{
+		told=
+		while IFS= read -r line; do
+			case $line in
+			*" 23:59:5[7-9]."*)
+				[ -n "$told" ] ||
+					leap_phase " (the clock is not within $CONVERGED_US us yet)"
+				told=1 ;;
+			esac
+			echo "$line"
+			case $line in
+			*"has stayed below"*)
+				[ -n "$told" ] || leap_phase ""
+				told=1 ;;
+			esac
+		done
+	}
+} &
+ref=$!
+sleep 0.3
+if [ "$steer" = clocksource ]; then
+	# chronyd reaches /dev/ntpdisc through the preload library, and
+	# reopens it as _chrony after it detaches (a udev rule on a real VM).
+	chgrp "$(chroot $R id -g _chrony)" /dev/ntpdisc
+	chmod 660 /dev/ntpdisc
+	chroot $R /usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so \
+		/usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
+else
+	chroot $R /usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
+fi
+wait $ref
+
+say "6/6  where chronyd and ntpdisc ended"
+chroot $R /usr/bin/chronyc tracking
+$P/ntpdisc status
+kill "$(cat $R/run/chrony/chronyd.pid 2>/dev/null)" 2>/dev/null
+sleep 1
+echo "DEMO-FILE-BEGIN demo.csv"
+cat $P/out/demo.csv
+echo "DEMO-FILE-END"
+for d in payload run tmp dev/pts dev sys proc; do
+	umount $R/$d 2>/dev/null
+done
+$P/ntpdisc release

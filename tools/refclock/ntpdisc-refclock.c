@@ -10,10 +10,15 @@
  *   true(raw) = real0 - offset + (raw - raw0) * (1 - ppm * 1e-6)
  *
  * so that, left alone, the system clock starts OFFSET ahead of true time
- * and gains PPM. Several times a second the tool hands (system time, true
- * time) pairs to chronyd (refclock SOCK) and to ntpd (SHM refclock), and
- * logs the clock's true error with the discipline's state as CSV. The
- * error is measured here, from the counter, whatever the daemon believes.
+ * and gains PPM. With -L, true time has a leap second at the end of the
+ * UTC day before the given midnight: the reference announces it to the
+ * daemons that day, and its POSIX time repeats a second after it, as the
+ * kernel's does, so that the true error stays continuous across it.
+ *
+ * Several times a second the tool hands (system time, true time) pairs to
+ * chronyd (refclock SOCK) and to ntpd (SHM refclock), and logs the
+ * clock's true error with the discipline's state as CSV. The error is
+ * measured here, from the counter, whatever the daemon believes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,10 +153,25 @@ static void help(const char *prog)
 		"  -t SECS    stop after SECS (default: until SIGTERM)\n"
 		"  -b MODE    raw counter: mono-raw or sample (default from\n"
 		"             /sys/module/ntpdisc/parameters/steer)\n"
-		"  -p SECS    print a progress line every SECS (0: never)\n"
+		"  -p SECS    print a progress line every SECS (0: never), and\n"
+		"             every sample within 2 s of a leap second\n"
+		"  -c US      say once when the true error stays below US for 5 s\n"
+		"  -L EPOCH   a leap second inserted before the midnight EPOCH\n"
 		"  -D PATH    discipline device (" NTPDISC_DEVICE_PATH ")\n",
 		prog);
 	exit(2);
+}
+
+/* Time of day of @real; 23:59:60 while the discipline is in TIME_OOP. */
+static void utc_of_day(int64_t real, int st, char *buf, size_t len)
+{
+	int64_t sec = real / NSEC_PER_SEC, tod = sec % 86400;
+	int s = (int)(tod % 60), ms = (int)(real % NSEC_PER_SEC / 1000000);
+
+	if (st == 3 && tod == 86399)	/* TIME_OOP: the repeated second */
+		s = 60;
+	snprintf(buf, len, "%02d:%02d:%02d.%03d", (int)(tod / 3600),
+		 (int)(tod / 60 % 60), s, ms);
 }
 
 static int steer_is_clocksource(void)
@@ -170,6 +190,9 @@ static int steer_is_clocksource(void)
 int main(int argc, char **argv)
 {
 	double offset_ms = 50, ppm = 80, hz = 4, duration = 0, every = 0;
+	double conv_us = 0, conv_since = -1;
+	int64_t leap_at = 0, unleaped;
+	int last_st = -2, announced = 0, ann_leap;
 	const char *sock_path = NULL, *log_path = NULL;
 	const char *dev = NTPDISC_DEVICE_PATH, *mode = NULL;
 	int shm_unit = -1, sock = -1, c;
@@ -181,7 +204,7 @@ int main(int argc, char **argv)
 	FILE *log = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	while ((c = getopt(argc, argv, "o:f:s:m:r:l:t:b:p:D:h")) != -1) {
+	while ((c = getopt(argc, argv, "o:f:s:m:r:l:t:b:p:c:L:D:h")) != -1) {
 		switch (c) {
 		case 'o':
 			offset_ms = atof(optarg);
@@ -209,6 +232,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			every = atof(optarg);
+			break;
+		case 'c':
+			conv_us = atof(optarg);
+			break;
+		case 'L':
+			leap_at = strtoll(optarg, NULL, 0) * NSEC_PER_SEC;
 			break;
 		case 'D':
 			dev = optarg;
@@ -278,6 +307,9 @@ int main(int argc, char **argv)
 	printf("refclock: %s counter, clock %+.3f ms and %+.3f ppm off true time, %g Hz\n",
 	       rd.use_sample ? "NTPDISC_GET_SAMPLE" : "CLOCK_MONOTONIC_RAW",
 	       offset_ms, ppm, hz);
+	if (every > 0)
+		printf("%9s  %-12s  %14s  %13s  %s\n", "elapsed", "UTC",
+		       "true error", "frequency", "state");
 	fflush(stdout);
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
@@ -290,13 +322,20 @@ int main(int argc, char **argv)
 		if (read_pair(&rd, &raw, &real))
 			break;
 		d = raw - raw0;
-		truth = true0 + d - (int64_t)llround((double)d * ppm / 1e6);
+		unleaped = true0 + d - (int64_t)llround((double)d * ppm / 1e6);
+		/* Announced all day before it, like a leap bit of NTP. */
+		ann_leap = leap_at && unleaped < leap_at &&
+			   leap_at - unleaped <= 86400 * NSEC_PER_SEC;
+		truth = unleaped;
+		if (leap_at && unleaped >= leap_at)
+			truth -= NSEC_PER_SEC;
 		err = real - truth;
 		el = d / 1e9;
 
 		if (sock >= 0) {
 			struct sock_sample s = { .magic = SOCK_MAGIC };
 
+			s.leap = ann_leap;	/* chrony's LEAP_InsertSecond */
 			s.tv.tv_sec = real / NSEC_PER_SEC;
 			s.tv.tv_usec = real % NSEC_PER_SEC / 1000;
 			/* Relative to tv itself, so its truncation costs nothing. */
@@ -316,7 +355,7 @@ int main(int argc, char **argv)
 			shm->recv_sec = real / NSEC_PER_SEC;
 			shm->recv_nsec = real % NSEC_PER_SEC;
 			shm->recv_usec = shm->recv_nsec / 1000;
-			shm->leap = 0;
+			shm->leap = ann_leap;	/* NTP's LEAP_ADDSECOND */
 			shm->precision = -20;
 			__atomic_add_fetch(&shm->count, 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&shm->valid, 1, __ATOMIC_SEQ_CST);
@@ -334,12 +373,32 @@ int main(int argc, char **argv)
 				(long long)tx.maxerror, (long long)tx.esterror);
 			fflush(log);
 		}
-		if (every > 0 && el >= next_print) {
-			printf("refclock: %7.1f s  true error %+11.3f us  freq %+9.3f ppm  %s\n",
-			       el, err / 1e3, eff, state_name(st));
-			fflush(stdout);
-			next_print = el + every;
+		if (conv_us > 0 && !announced) {
+			if (llabs(err) >= conv_us * 1e3) {
+				conv_since = -1;
+			} else if (conv_since < 0) {
+				conv_since = el;
+			} else if (el - conv_since >= 5) {
+				printf("refclock: the error has stayed below %g us since %.1f s\n",
+				       conv_us, conv_since);
+				announced = 1;
+			}
 		}
+		if (every > 0 && rd.fd >= 0 && last_st >= -1 && st != last_st)
+			printf("refclock: the discipline's state is now %s\n",
+			       state_name(st));
+		last_st = st;
+		if (every > 0 && (el >= next_print ||
+				  (leap_at && llabs(unleaped - leap_at) < 2 * NSEC_PER_SEC))) {
+			char tod[24];
+
+			utc_of_day(real, st, tod, sizeof(tod));
+			printf("%7.2f s  %-12s  %+11.3f us  %+9.3f ppm  %s\n",
+			       el, tod, err / 1e3, eff, state_name(st));
+			if (el >= next_print)
+				next_print = el + every;
+		}
+		fflush(stdout);
 		if (duration > 0 && el >= duration)
 			break;
 		nap.tv_sec = (time_t)(1 / hz);
