@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "ntpdisc_cli.h"
 #include "ntpdisc_clock.h"
 
 #define CS_FILE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
@@ -67,34 +68,15 @@ static void calibrate(void)
 	tsc_hz = (double)(t1 - t0) / ((r1 - r0) / 1e9);
 }
 
-/* Runs the CLI with up to three arguments; returns its exit status. */
-static int cli(const char *a, const char *b, const char *c, const char *d)
-{
-	const char *tool = getenv("NTPDISC_CLI");
-	pid_t pid;
-	int status;
-
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execl(tool, tool, a, b, c, d, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int load(void)
 {
-	return cli("load", getenv("NTPDISC_KO"), "steer=clocksource", TESTONLY);
+	return nd_cli("load", getenv("NTPDISC_KO"), "steer=clocksource", TESTONLY,
+		      NULL);
 }
 
 static int release(void)
 {
-	return cli("release", NULL, NULL, NULL);
+	return nd_cli("release", NULL);
 }
 
 static bool module_loaded(void)

@@ -34,6 +34,7 @@
 
 #include "kselftest_harness.h"
 #include "linux/ntpdisc.h"
+#include "ntpdisc_cli.h"
 
 #define TESTONLY	"testonly_ignore_tsc_invariance=1"
 #define CS_FILE "/sys/devices/system/clocksource/clocksource0/current_clocksource"
@@ -71,26 +72,6 @@ static int dev_get(struct timex *tx)
 static int dev_set(struct timex *tx)
 {
 	return ioctl(dev_fd, NTPDISC_ADJTIMEX, tx);
-}
-
-/* Runs the CLI with up to four arguments; returns its exit status. */
-static int cli(const char *a, const char *b, const char *c, const char *d)
-{
-	const char *tool = getenv("NTPDISC_CLI");
-	int status;
-	pid_t pid;
-
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execl(tool, tool, a, b, c, d, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /*
@@ -218,8 +199,8 @@ FIXTURE_SETUP(preload)
 	ASSERT_TRUE(preloaded()) {
 		TH_LOG("adjtimex is not the library's: LD_PRELOAD is not in effect");
 	}
-	ASSERT_EQ(0, cli("load", getenv("NTPDISC_KO"), variant->steer,
-			 variant->extra));
+	ASSERT_EQ(0, nd_cli("load", getenv("NTPDISC_KO"), variant->steer,
+			    variant->extra, NULL));
 	/* The kernel's discipline, distinct from anything set below. */
 	ASSERT_LE(0, raw_clock_adjtime(CLOCK_REALTIME, &tx));
 	dev_fd = open(NTPDISC_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -243,7 +224,7 @@ FIXTURE_TEARDOWN(preload)
 		return;
 	close_device_fds();
 	if (access("/sys/module/ntpdisc", F_OK) == 0)
-		cli("release", NULL, NULL, NULL);
+		nd_cli("release", NULL);
 	raw_clock_adjtime(CLOCK_REALTIME, &tx);
 }
 
@@ -399,7 +380,7 @@ TEST_F(preload, unload_gives_enodev)
 	/* The library has it open from the setup's calls. */
 	EXPECT_LE(0, adjtimex(&tx));
 	close_device_fds();
-	ASSERT_EQ(0, cli("release", NULL, NULL, NULL));
+	ASSERT_EQ(0, nd_cli("release", NULL));
 	ASSERT_LE(0, kernel_get(&ker0));
 	tx.freq = PPM(55);
 	errno = 0;
