@@ -13,10 +13,14 @@
  * change only takes effect at a switch point a little in the future,
  * which both copies know before any CPU reaches it: every reader computes
  * the same value for the same TSC reading, so the counter never goes back.
+ * The one exception is a jump forward (the end of a leap hold, below):
+ * the new line lies above the old one from the TSC of the change on, so
+ * a reader of either copy still never sees the counter go back.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/clocksource.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -58,45 +62,71 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 #define NCS_SWITCH_AHEAD_NS	(500 * NSEC_PER_USEC)
 #define NCS_DEFER_SLACK_NS	(20 * NSEC_PER_USEC)
 /*
+ * Leap hold. A leap step is a clock set from a thread, which a loaded
+ * (emulated) machine can run milliseconds late, and a CLOCK_REALTIME timer
+ * for the boundary must not fire before the step: the kernel's hrtimers
+ * apply its own leap in advance (next_leap_ktime), which a module cannot
+ * reach. But the counter is ours: from where CLOCK_REALTIME reaches the
+ * start of the hold, the counter crawls at 2^-NCS_HOLD_SHIFT of its rate
+ * (never 0: readers see progress, and a starved thread cannot stop the
+ * clock) until it has covered NCS_HOLD_NS, then runs at its rate again.
+ * The step ends the hold: the counter jumps to where its rate would have
+ * taken it, as after a long tick, so CLOCK_MONOTONIC loses nothing; timers
+ * due meanwhile fire that much late. (The clock event device is programmed
+ * as if the clock ran at its rate: a timer due within the hold gets early
+ * interrupts that find it not yet due and reprogram it, each one for the
+ * remaining clock time, so about 2^NCS_HOLD_SHIFT per e-fold of closing
+ * in. The step ends them; a timer at the end of the hold sees a few
+ * hundred in a hold of 100 ms.) The hold starts NCS_HOLD_NS before
+ * 00:00:00 for an insertion, NCS_LEAP_DELETE_LAG_NS after 23:59:59 for a
+ * deletion (the first instant of the deleted second, so that adjtimex
+ * reads the far side of the leap meanwhile, as before the kernel's tick).
+ * Worst case: the thread never comes; the crawl then ends
+ * NCS_HOLD_NS << NCS_HOLD_SHIFT (256 ms) after the start, and the clock
+ * runs at its rate again, that much behind, until the step (or whatever
+ * else ends the hold) catches it up.
+ */
+#define NCS_HOLD_SHIFT		10
+#define NCS_HOLD_NS		(250 * NSEC_PER_USEC)
+#define NCS_HOLD_MAX_NS		(NCS_HOLD_NS << NCS_HOLD_SHIFT)
+/*
  * Stepping over the widest rate the discipline can set (tick +-10 %,
  * frequency, phase and adjtime slew) for half a second, the watchdog's
- * interval: the watchdog compares other clocksources with this one.
+ * interval, plus a leap hold that lasts its longest: the watchdog compares
+ * other clocksources with this one.
  */
-#define NCS_UNCERTAINTY_NS	(60 * NSEC_PER_MSEC)
+#define NCS_UNCERTAINTY_NS	(60 * NSEC_PER_MSEC + NCS_HOLD_MAX_NS)
 /* Per-second timer: a little after each CLOCK_REALTIME boundary. */
 #define NCS_TICK_SLACK_NS	1000
 #define NCS_TICK_LEAP_SLACK_NS	(2 * NSEC_PER_MSEC)
-/*
- * Leap steps: an insertion aims this much before 00:00:00, plus what the
- * path to the step takes (measured, at most NCS_LEAP_MAX_EARLY_NS), so
- * that it lands before the boundary; a deletion this much after 23:59:59.
- * The thread sleeps until NCS_LEAP_WAKE_NS before that and spins the rest
- * (wake-ups in an emulated guest can be milliseconds late).
- */
-#define NCS_LEAP_INSERT_LEAD_NS	(100 * NSEC_PER_USEC)
-#define NCS_LEAP_MAX_EARLY_NS	NSEC_PER_MSEC
 #define NCS_LEAP_DELETE_LAG_NS	(20 * NSEC_PER_USEC)
-#define NCS_LEAP_WAKE_NS	(30 * NSEC_PER_MSEC)
 /* The kernel's own discipline changing our rate by more is reported. */
 #define NCS_FOREIGN_PPM		2
 #define NCS_FOREIGN_SECS	8
 
 /**
- * struct ncs_rate - the counter as a function of the TSC, in two pieces
+ * struct ncs_rate - the counter as a function of the TSC, in two pieces,
+ *	or three during a leap hold
  * @tsc0: start of the first piece
  * @out0: counter value at @tsc0
  * @mult0: rate of the first piece, 1 << NCS_SHIFT being nominal
  * @tsc1: switch point, where the second piece starts
  * @out1: counter value at @tsc1, on the first piece's line
- * @mult1: rate from @tsc1 on
+ * @mult1: rate from @tsc1 on (the crawl, during a hold)
+ * @tsc2: where a hold ends, if @mult2
+ * @out2: counter value at @tsc2, on the second piece's line
+ * @mult2: rate after a hold, or 0: no third piece
  */
 struct ncs_rate {
 	u64 tsc0;
 	u64 out0;
 	u64 tsc1;
 	u64 out1;
+	u64 tsc2;
+	u64 out2;
 	u32 mult0;
 	u32 mult1;
+	u32 mult2;
 };
 
 /**
@@ -114,6 +144,8 @@ struct ncs_rate {
  * @registered: @cs is registered
  * @in_use: the timekeeper runs on @cs (between enable and disable)
  * @stepping: the thread is setting the clock; the timer keeps off
+ * @hold: a leap hold is published (@next has three pieces)
+ * @hold_sec: the leap second the hold is for
  * @offs_real: CLOCK_REALTIME - CLOCK_MONOTONIC when last seen
  * @last_second: the last CLOCK_REALTIME second the discipline ran
  * @updates: seconds run since load
@@ -121,7 +153,8 @@ struct ncs_rate {
  * @late_switches: rate changes published after their switch point
  * @leaps: leap seconds stepped
  * @leap_late_ns: where the last leap step landed, from its boundary
- * @leap_spun_ns: where the stepping thread stopped waiting, likewise
+ * @leap_held_ns: how long the clock crawled before the last leap step
+ * @leap_hold_ok: the last leap step came within a hold
  * @foreign_mono: CLOCK_MONOTONIC at the start of the foreign-rate check
  * @foreign_raw: CLOCK_MONOTONIC_RAW at the same moment
  * @foreign_warned: the kernel's own steering was reported
@@ -144,6 +177,8 @@ struct ncs {
 	bool registered;
 	bool in_use;
 	bool stepping;
+	bool hold;
+	time64_t hold_sec;
 	ktime_t offs_real;
 	time64_t last_second;
 	u64 updates;
@@ -151,7 +186,8 @@ struct ncs {
 	u64 late_switches;
 	u64 leaps;
 	s64 leap_late_ns;
-	s64 leap_spun_ns;
+	u64 leap_held_ns;
+	bool leap_hold_ok;
 	ktime_t foreign_mono;
 	ktime_t foreign_raw;
 	bool foreign_warned;
@@ -170,9 +206,13 @@ static DEFINE_MUTEX(ncs_step_lock);
 
 static __always_inline u64 ncs_eval(const struct ncs_rate *r, u64 tsc)
 {
-	if ((s64)(tsc - r->tsc1) >= 0)
+	if ((s64)(tsc - r->tsc1) >= 0) {
+		if (unlikely(r->mult2) && (s64)(tsc - r->tsc2) >= 0)
+			return r->out2 + mul_u64_u32_shr(tsc - r->tsc2,
+							 r->mult2, NCS_SHIFT);
 		return r->out1 + mul_u64_u32_shr(tsc - r->tsc1, r->mult1,
 						 NCS_SHIFT);
+	}
 	/* A TSC a few cycles behind on another CPU reads the start. */
 	if ((s64)(tsc - r->tsc0) <= 0)
 		return r->out0;
@@ -213,7 +253,8 @@ static u32 ncs_disc_mult(void)
  * lock with interrupts off. While an earlier change has not been reached
  * yet, readers on other CPUs may still be using the copy without it, so
  * nothing is published: the deferred timer publishes the latest rate once
- * that change is in force.
+ * that change is in force. A leap hold keeps the rate it was armed with:
+ * its end publishes the discipline's rate.
  */
 static void ncs_set_mult(u32 mult)
 {
@@ -221,6 +262,8 @@ static void ncs_set_mult(u32 mult)
 	s64 ahead = ncs.next.tsc1 - now;
 	u64 at;
 
+	if (ncs.hold)
+		return;
 	if (ahead > 0) {
 		if (!hrtimer_is_queued(&ncs.defer))
 			hrtimer_start(&ncs.defer,
@@ -247,9 +290,17 @@ static void ncs_set_mult(u32 mult)
 		ncs.late_switches++;
 }
 
-/* Rebase both pieces on the counter value @out at the TSC reading @tsc. */
+/*
+ * Rebase both pieces on the counter value @out at the TSC reading @tsc;
+ * a hold ends there, at the rate it was armed with.
+ */
 static void ncs_rebase(u64 tsc, u64 out)
 {
+	if (ncs.hold) {
+		ncs.next.mult1 = ncs.next.mult2;
+		ncs.hold = false;
+	}
+	ncs.next.mult2 = 0;
 	ncs.next.tsc0 = tsc;
 	ncs.next.out0 = out;
 	ncs.next.tsc1 = tsc;
@@ -258,15 +309,110 @@ static void ncs_rebase(u64 tsc, u64 out)
 	ncs_write_latch();
 }
 
+/* Clock time @ns as counter units (the TSC's nominal rate). */
+static u64 ncs_ns_to_count(u64 ns)
+{
+	return mul_u64_u32_div(ns, tsc_khz, USEC_PER_SEC);
+}
+
+/*
+ * Publish a leap hold for @leap_sec, from where CLOCK_REALTIME reads
+ * @start_ns (ns since the epoch) to where it reads @start_ns + NCS_HOLD_NS
+ * on the current line. Caller holds ncs_step_lock (a release cannot come
+ * between) and the lock with interrupts off. Like a rate change it waits
+ * for a pending switch and starts a switch time ahead at the soonest, so
+ * a late caller gets a shorter hold. Returns 0, -EAGAIN while a switch is
+ * pending, -ETIME if no hold fits before the end.
+ */
+static int ncs_hold_arm(time64_t leap_sec, s64 start_ns)
+{
+	struct system_time_snapshot snap;
+	u64 start, end, tsc_h, out_h, tsc_end, soonest;
+	u32 crawl;
+	s64 dns;
+
+	if ((s64)(ncs.next.tsc1 - rdtsc_ordered()) > 0)
+		return -EAGAIN;
+	ktime_get_snapshot(&snap);
+	dns = start_ns - ktime_to_ns(snap.real);
+	end = snap.cycles + ncs_ns_to_count(max_t(s64, dns + NCS_HOLD_NS, 0));
+	start = snap.cycles + ncs_ns_to_count(max_t(s64, dns, 0));
+	/* The current piece, inverted: the TSC where the counter is @start. */
+	tsc_h = ncs.next.tsc1 + mul_u64_u32_div(start - ncs.next.out1,
+						1U << NCS_SHIFT,
+						ncs.next.mult1);
+	soonest = rdtsc_ordered() + ncs.switch_ahead;
+	if ((s64)(tsc_h - soonest) < 0)
+		tsc_h = soonest;
+	out_h = ncs_eval(&ncs.next, tsc_h);
+	if ((s64)(end - out_h) <= 0)
+		return -ETIME;
+	crawl = max(ncs.next.mult1 >> NCS_HOLD_SHIFT, 1U);
+	tsc_end = tsc_h + mul_u64_u32_div(end - out_h, 1U << NCS_SHIFT, crawl);
+
+	ncs.next.tsc0 = ncs.next.tsc1;
+	ncs.next.out0 = ncs.next.out1;
+	ncs.next.mult0 = ncs.next.mult1;
+	ncs.next.tsc1 = tsc_h;
+	ncs.next.out1 = out_h;
+	ncs.next.mult1 = crawl;
+	ncs.next.tsc2 = tsc_end;
+	ncs.next.out2 = out_h + mul_u64_u32_shr(tsc_end - tsc_h, crawl,
+						NCS_SHIFT);
+	ncs.next.mult2 = ncs.next.mult0;
+	ncs_write_latch();
+	if ((s64)(rdtsc_ordered() - tsc_h) >= 0)
+		ncs.late_switches++;
+	ncs.hold = true;
+	ncs.hold_sec = leap_sec;
+	return 0;
+}
+
+/*
+ * End a hold: the counter continues from where the rate it was armed with
+ * would have taken it, a jump forward by what the crawl lost (nothing if
+ * it had not started). The new line is above the old one from now on, so
+ * it takes effect at once. Caller holds the lock with interrupts off and
+ * publishes the discipline's rate afterwards. Returns how long the clock
+ * crawled, in ns.
+ */
+static u64 ncs_hold_end(void)
+{
+	u64 now = rdtsc_ordered(), held = 0, out;
+
+	if (!ncs.hold)
+		return 0;
+	if ((s64)(now - ncs.next.tsc1) > 0) {
+		held = now - ncs.next.tsc1;
+		out = ncs.next.out1 + mul_u64_u32_shr(held, ncs.next.mult2,
+						      NCS_SHIFT);
+	} else {
+		out = ncs_eval(&ncs.next, now);
+	}
+	ncs_rebase(now, out);
+	return mul_u64_u32_div(held, USEC_PER_SEC, tsc_khz);
+}
+
 static int ncs_enable(struct clocksource *cs)
 {
 	ncs.in_use = true;
 	return 0;
 }
 
+/*
+ * The timekeeper has already read the counter for the last time: a hold
+ * in force when someone else selects another clocksource costs the clock
+ * the time the crawl lost (at most NCS_HOLD_MAX_NS). The release ends the
+ * hold before it unregisters.
+ */
 static void ncs_disable(struct clocksource *cs)
 {
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.in_use = false;
+	ncs_hold_end();
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
 static void ncs_suspend(struct clocksource *cs)
@@ -330,6 +476,18 @@ static time64_t ncs_leap_second(int *dir)
 }
 
 /*
+ * A hold lasts no longer than its leap is armed and the timekeeper counts
+ * this clocksource; a leap being stepped ends it itself. Caller holds the
+ * lock with interrupts off and publishes the discipline's rate afterwards.
+ */
+static void ncs_hold_check(void)
+{
+	if (ncs.hold && !ncs.stepping &&
+	    (!ncs.in_use || ncs_leap_second(NULL) != ncs.hold_sec))
+		ncs_hold_end();
+}
+
+/*
  * Run the discipline up to @sec; the second of an armed leap is left to
  * the stepping thread. Caller holds the lock.
  */
@@ -360,6 +518,7 @@ static void ncs_sync(const struct ncs_now *now)
 		ncs.clock_sets++;
 	}
 	ncs_advance_to(now->ts.tv_sec);
+	ncs_hold_check();
 }
 
 /* Publish the discipline's rate if the timekeeper runs on us. */
@@ -445,48 +604,50 @@ static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 /*
  * Set the clock by @delta, from process context, with ncs.stepping set by
  * the caller: the timer keeps off the discipline meanwhile, and the offset
- * afterwards is taken as ours, not as someone else's clock set. Returns
- * what do_settimeofday64() returned; @at, if not NULL, gets CLOCK_REALTIME
- * just before the step, in ns. A @rehearsal sets nothing.
+ * afterwards is taken as ours, not as someone else's clock set. A leap
+ * hold ends right after the set, once the clock has left the boundary it
+ * held. Returns what do_settimeofday64() returned; @at, if not NULL, gets
+ * CLOCK_REALTIME just before the step, in ns; @held, if not NULL, how long
+ * the clock crawled before it, in ns.
  */
-static int ncs_step(const struct timespec64 *delta, s64 *at, bool rehearsal)
+static int ncs_step(const struct timespec64 *delta, s64 *at, u64 *held)
 {
 	struct timespec64 ts;
 	struct ncs_now now;
 	unsigned long flags;
-	int ret = 0;
+	u64 crawled;
+	int ret;
 
 	ktime_get_real_ts64(&ts);
 	if (at)
 		*at = timespec64_to_ns(&ts);
 	ts = timespec64_add(ts, *delta);
-	if (!rehearsal)
-		ret = do_settimeofday64(&ts);
+	ret = do_settimeofday64(&ts);
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
+	crawled = ncs_hold_end();
 	ncs_read_clock(&now);
-	if (!rehearsal) {
-		ncs.offs_real = ktime_sub(now.real, now.mono);
-		ncs.stepping = false;
-	}
+	ncs.offs_real = ktime_sub(now.real, now.mono);
+	ncs.stepping = false;
+	ncs_steer();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	if (held)
+		*held = crawled;
 	return ret;
 }
 
 /*
  * Apply the leap armed for @leap_sec: run the discipline's second of the
  * leap (it turns TIME_OOP or TIME_WAIT) and step the clock by one second.
- * A @rehearsal runs the same code and changes nothing: an emulator
- * translates code on its first run, which would delay the real step by
- * hundreds of microseconds.
  */
-static bool ncs_leap(time64_t leap_sec, bool rehearsal)
+static bool ncs_leap(time64_t leap_sec)
 {
 	struct timespec64 delta = { 0 };
-	struct discipline disc;
 	struct ncs_now now;
 	unsigned long flags;
 	s64 at, boundary;
+	bool hold_ok;
+	u64 held;
 	int dir, leap;
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
@@ -497,46 +658,52 @@ static bool ncs_leap(time64_t leap_sec, bool rehearsal)
 		raw_spin_unlock_irqrestore(&ncs.lock, flags);
 		return false;
 	}
-	if (!rehearsal)
-		ncs_advance_to(leap_sec - 1);
-	disc = ncs.disc;
-	leap = discipline_second_overflow(&disc, leap_sec);
-	if (!rehearsal) {
-		ncs.disc = disc;
-		ncs.updates++;
-		ncs.tai -= leap;
-		/*
-		 * After an insertion the clock reads the second before the
-		 * leap again, and the kernel runs the leap second once more;
-		 * a deleted second's successor is never run.
-		 */
-		ncs.last_second = leap < 0 ? leap_sec - 1 :
-				  leap > 0 ? leap_sec + 1 : leap_sec;
-		ncs.stepping = leap != 0;
-	}
+	ncs_advance_to(leap_sec - 1);
+	leap = discipline_second_overflow(&ncs.disc, leap_sec);
+	ncs.updates++;
+	ncs.tai -= leap;
+	/*
+	 * After an insertion the clock reads the second before the leap
+	 * again, and the kernel runs the leap second once more; a deleted
+	 * second's successor is never run.
+	 */
+	ncs.last_second = leap < 0 ? leap_sec - 1 :
+			  leap > 0 ? leap_sec + 1 : leap_sec;
+	ncs.stepping = leap != 0;
+	hold_ok = ncs.hold && ncs.hold_sec == leap_sec;
+	ncs_hold_check();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	if (!leap)
-		return !rehearsal;
+		return true;
 
 	delta.tv_sec = leap;
-	ncs_step(&delta, &at, rehearsal);
-	if (rehearsal)
-		return false;
+	ncs_step(&delta, &at, &held);
 	boundary = leap_sec * NSEC_PER_SEC;
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.leaps++;
 	ncs.leap_late_ns = at - boundary;
+	ncs.leap_held_ns = held;
+	ncs.leap_hold_ok = hold_ok;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
-	pr_notice("%s a leap second, stepping at %+lld ns from %s (spin ended %+lld)\n",
+	pr_notice("%s a leap second, stepping at %+lld ns from %s (clock held for %llu us%s)\n",
 		  leap < 0 ? "inserted" : "deleted", at - boundary,
-		  leap < 0 ? "00:00:00" : "23:59:59", ncs.leap_spun_ns);
+		  leap < 0 ? "00:00:00" : "23:59:59", div_u64(held, NSEC_PER_USEC),
+		  hold_ok ? "" : ", no hold");
 	return true;
+}
+
+/* Where CLOCK_REALTIME starts to crawl for a leap: see NCS_HOLD_SHIFT. */
+static s64 ncs_hold_start(time64_t leap_sec, int dir)
+{
+	return leap_sec * NSEC_PER_SEC +
+	       (dir < 0 ? -(s64)NCS_HOLD_NS : NCS_LEAP_DELETE_LAG_NS);
 }
 
 /*
  * The stepping thread: woken by the timer when a leap is at most two
- * seconds away, it sleeps until just before the step and spins the rest,
- * so that the step lands within microseconds of its goal.
+ * seconds away, it publishes the hold a little before it starts, sleeps
+ * until it starts and steps. However late it runs within the hold, the
+ * clock has not reached the boundary: the step lands within the hold.
  */
 static int ncs_thread_fn(void *unused)
 {
@@ -544,52 +711,62 @@ static int ncs_thread_fn(void *unused)
 		unsigned long flags;
 		struct ncs_now now;
 		time64_t leap_sec;
-		s64 goal, wait, took;
+		s64 start, wait;
 		ktime_t wake;
-		bool acted;
-		int dir;
+		bool held, ready, acted;
+		int dir, ret;
 
 		set_current_state(TASK_INTERRUPTIBLE);
 		raw_spin_lock_irqsave(&ncs.lock, flags);
 		leap_sec = ncs.in_use ? ncs_leap_second(&dir) : TIME64_MAX;
+		held = ncs.hold && ncs.hold_sec == leap_sec;
+		ready = ncs.last_second >= leap_sec - 1;
 		ncs_read_clock(&now);
 		raw_spin_unlock_irqrestore(&ncs.lock, flags);
-		if (leap_sec == TIME64_MAX || leap_sec - now.ts.tv_sec > 2) {
+		/*
+		 * The hold is published once the timer has run the last
+		 * second before the leap (and published its rate): from
+		 * then on nothing but requests would change the rate, and
+		 * those wait for the step. That is a second before the hold
+		 * starts, so a thread that wakes late still publishes it in
+		 * time; the timer wakes the thread each second.
+		 */
+		if (leap_sec == TIME64_MAX || leap_sec - now.ts.tv_sec > 2 ||
+		    (!held && !ready)) {
 			schedule();
 			continue;
 		}
 
-		goal = leap_sec * NSEC_PER_SEC +
-		       (dir < 0 ? -NCS_LEAP_INSERT_LEAD_NS :
-				  NCS_LEAP_DELETE_LAG_NS);
-		wait = goal - ktime_to_ns(now.real) - NCS_LEAP_WAKE_NS;
-		if (wait > 0) {
-			/* Looks again on waking: the clock may have been set. */
+		/* Looks again on waking: the clock may have been set. */
+		start = ncs_hold_start(leap_sec, dir);
+		wait = start - ktime_to_ns(now.real);
+		__set_current_state(TASK_RUNNING);
+		if (!held) {
+			mutex_lock(&ncs_step_lock);
+			raw_spin_lock_irqsave(&ncs.lock, flags);
+			ret = -ENODEV;
+			if (ncs.registered && ncs.in_use &&
+			    ncs_leap_second(NULL) == leap_sec)
+				ret = ncs_hold_arm(leap_sec, start);
+			raw_spin_unlock_irqrestore(&ncs.lock, flags);
+			mutex_unlock(&ncs_step_lock);
+			if (ret == -EAGAIN) {
+				/* A rate switch is at most this far ahead. */
+				usleep_range(NCS_SWITCH_AHEAD_NS / NSEC_PER_USEC,
+					     2 * NCS_SWITCH_AHEAD_NS / NSEC_PER_USEC);
+				continue;
+			}
+			/* Too late to hold (-ETIME): step at once. */
+			if (ret != -ETIME)
+				continue;
+		} else if (wait > 0) {
+			set_current_state(TASK_INTERRUPTIBLE);
 			wake = ktime_add_ns(now.mono, wait);
 			schedule_hrtimeout(&wake, HRTIMER_MODE_ABS);
 			continue;
 		}
-		__set_current_state(TASK_RUNNING);
-		/*
-		 * Rehearse twice. The first run shows how long the path to
-		 * the step takes when its code is cold, which is about what
-		 * the real step will take in an emulator, where the branches
-		 * of the real step are still cold; an insertion starts that
-		 * much earlier. Both warm the code up.
-		 */
 		mutex_lock(&ncs_step_lock);
-		took = ktime_get_real_ns();
-		ncs_leap(leap_sec, true);
-		took = ktime_get_real_ns() - took;
-		ncs_leap(leap_sec, true);
-		mutex_unlock(&ncs_step_lock);
-		if (dir < 0)
-			goal -= clamp_t(s64, took, 0, NCS_LEAP_MAX_EARLY_NS);
-		while (ktime_get_real_ns() < goal && !kthread_should_stop())
-			cpu_relax();
-		ncs.leap_spun_ns = ktime_get_real_ns() - leap_sec * NSEC_PER_SEC;
-		mutex_lock(&ncs_step_lock);
-		acted = ncs_leap(leap_sec, false);
+		acted = ncs_leap(leap_sec);
 		mutex_unlock(&ncs_step_lock);
 		/* Whatever kept it from acting, do not spin on it. */
 		if (!acted)
@@ -620,13 +797,14 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 
 	if (!ret)
-		ret = ncs_step(&delta, NULL, false);
+		ret = ncs_step(&delta, NULL, NULL);
 
 	/* The kernel clears its NTP state even when it refuses the step. */
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	discipline_clear(&ncs.disc);
 	ncs_read_clock(&now);
 	ncs.last_second = now.ts.tv_sec;
+	ncs_hold_check();
 	ncs_steer();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	return ret;
@@ -655,6 +833,7 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 	ncs_sync(&now);
 	ret = discipline_adjtimex(&ncs.disc, txc, &now.ts, now.ts.tv_sec,
 				  &ncs.tai);
+	ncs_hold_check();
 	ncs_steer();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	return ret;
@@ -674,7 +853,7 @@ static void ncs_output(struct ntpdisc_output *out)
 	out->last_second = ncs.last_second;
 	out->updates = ncs.updates;
 	out->clock_sets = ncs.clock_sets;
-	out->cs_mult = ncs.next.mult1;
+	out->cs_mult = ncs.hold ? ncs.next.mult2 : ncs.next.mult1;
 	out->cs_late_switches = ncs.late_switches;
 	out->leaps = ncs.leaps;
 	out->leap_step_ns = ncs.leap_late_ns;
@@ -715,6 +894,9 @@ static void ncs_prepare(const struct discipline_handover *from)
 	ncs.late_switches = 0;
 	ncs.leaps = 0;
 	ncs.leap_late_ns = 0;
+	ncs.leap_held_ns = 0;
+	ncs.leap_hold_ok = false;
+	ncs.hold = false;
 	ncs.foreign_raw = 0;
 	ncs.foreign_warned = false;
 	ncs.stepping = false;
@@ -730,9 +912,14 @@ static void ncs_prepare(const struct discipline_handover *from)
 
 static void ncs_stop_engine(void)
 {
+	unsigned long flags;
+
 	hrtimer_cancel(&ncs.timer);
 	hrtimer_cancel(&ncs.defer);
 	kthread_stop(ncs.thread);
+	raw_spin_lock_irqsave(&ncs.lock, flags);
+	ncs_hold_end();
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
 static int ncs_start(void)
@@ -816,6 +1003,10 @@ static int ncs_release(void)
 
 	mutex_lock(&ncs_step_lock);
 	if (ncs.registered) {
+		/* The timekeeper reads the counter once more as it lets go. */
+		raw_spin_lock_irqsave(&ncs.lock, flags);
+		ncs_hold_end();
+		raw_spin_unlock_irqrestore(&ncs.lock, flags);
 		ret = clocksource_unregister(&ncs.cs);
 		if (!ret) {
 			raw_spin_lock_irqsave(&ncs.lock, flags);
