@@ -5,7 +5,7 @@
 # through ntpdisc, in the test guest (host side of scripts/clients-guest.sh).
 #
 #   clients-run.sh [--steer livepatch|clocksource] [--timeout SECS]
-#                  [--quiet] [TEST...]
+#                  [--nic MODEL] [--quiet] [TEST...]
 #
 # TEST is tools, chrony, ntpd, phc2sys (default: all; phc2sys is skipped
 # where the guest has no PTP clock, as with Debian's kernels under TCG).  Builds what is
@@ -21,20 +21,24 @@
 #
 # With --steer clocksource the daemons reach /dev/ntpdisc through
 # build/tools/libntpdisc-preload.so (make tools), which must exist.
+# --nic MODEL adds QEMU's -device MODEL (e1000e: the 82574, whose driver
+# registers a PTP clock) and its driver module for phc2sys to try as a
+# source; no NIC by default.
 # Exit status 0 only if every check passed and the guest kernel log is
 # clean.
 set -eu
 
 usage() {
-	echo "usage: $0 [--steer livepatch|clocksource] [--timeout SECS] [--quiet] [TEST...]" >&2
+	echo "usage: $0 [--steer livepatch|clocksource] [--timeout SECS] [--nic MODEL] [--quiet] [TEST...]" >&2
 	exit 2
 }
 
-steer=livepatch timeout=1200 quiet=
+steer=livepatch timeout=1200 quiet= nic=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--steer) steer=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--nic) nic=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-*) usage ;;
 	*) break ;;
@@ -62,8 +66,19 @@ if [ "$steer" = clocksource ]; then
 		{ echo "clients-run: no $tools/libntpdisc-preload.so (make tools)" >&2; exit 2; }
 	cp "$tools/libntpdisc-preload.so" "$p/"
 fi
+nicdev=
+if [ -n "$nic" ]; then
+	kver=$("$top/scripts/guest-kver.sh")
+	ko=$(find "$top/.cache/kernel/$kver/lib/modules" -name "$nic.ko*" | head -n1)
+	[ -n "$ko" ] || { echo "clients-run: no driver $nic.ko for $kver" >&2; exit 2; }
+	case $ko in
+	*.xz) xz -dc "$ko" >"$p/nic-$nic.ko" ;;
+	*) cp "$ko" "$p/nic-$nic.ko" ;;
+	esac
+	nicdev="--device $nic"
+fi
 env=
-for v in CHRONY_SECS NTPD_SECS OFFSET_MS PPM; do
+for v in CHRONY_SECS NTPD_SECS PHC2SYS_SECS OFFSET_MS PPM; do
 	eval "x=\${$v:-}"
 	[ -z "$x" ] || env="$env $v=$x"
 done
@@ -72,7 +87,8 @@ printf 'exec env%s sh ./clients-guest.sh %s %s\n' "$env" "$steer" "$*" >"$p/run.
 log=$out/$steer.log
 {
 	rc=0
-	"$top/scripts/guest-run.sh" --mem 2G --timeout "$timeout" \
+	# shellcheck disable=SC2086 # nicdev is an option and its value
+	"$top/scripts/guest-run.sh" --mem 2G --timeout "$timeout" $nicdev \
 		--rootfs "$rootfs" "$p" 2>&1 || rc=$?
 	echo $rc >"$log.rc"
 } | if [ -n "$quiet" ]; then cat >"$log"; else tee "$log"; fi

@@ -14,7 +14,8 @@ set -eu
 usage() {
 	cat >&2 <<EOF
 usage: $0 [--smp N] [--mem SIZE] [--timeout SECS] [--log FILE]
-          [--append KERNEL_ARGS] [--rootfs FILE] [--shell] PAYLOAD_DIR
+          [--append KERNEL_ARGS] [--rootfs FILE] [--device DEV]...
+          [--shell] PAYLOAD_DIR
   --smp N         guest CPUs (default 2)
   --mem SIZE      guest memory (default 1G)
   --timeout SECS  kill the guest after SECS seconds (default 300)
@@ -22,13 +23,14 @@ usage: $0 [--smp N] [--mem SIZE] [--timeout SECS] [--log FILE]
   --append ARGS   extra kernel command line
   --rootfs FILE   prebuilt cpio.gz appended to the initramfs as it is
                   (e.g. scripts/rootfs-build.sh's Debian root at /rootfs)
+  --device DEV    extra QEMU -device DEV (may be repeated; none by default)
   --shell         interactive shell after run.sh (console on this tty)
 KVER selects the guest kernel (default: scripts/guest-kver.sh).
 EOF
 	exit 2
 }
 
-smp=2 mem=1G timeout=300 log= append= shell= rootfs=
+smp=2 mem=1G timeout=300 log= append= shell= rootfs= devices=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smp) smp=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
 	--rootfs) rootfs=$2; shift 2 ;;
+	--device) devices="$devices -device $2"; shift 2 ;;
 	--shell) shell=1; shift ;;
 	-h|--help) usage ;;
 	-*) usage ;;
@@ -149,6 +152,9 @@ cmdline="console=ttyS0 tsc=reliable panic=-1 loglevel=4"
 set -- qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-nographic -nodefaults -no-reboot -serial stdio \
 	-kernel "$kernel" -initrd "$tmp/initrd" -append "$cmdline"
+# Word splitting wanted: DEV is a QEMU device spec, without blanks.
+# shellcheck disable=SC2086
+[ -z "$devices" ] || set -- "$@" $devices
 
 start=$(date +%s)
 if [ -n "$shell" ]; then
