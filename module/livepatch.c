@@ -238,8 +238,13 @@ static struct klp_patch lp_patch = {
 /*
  * The 11-minute RTC update of the kernel's discipline, which cannot be
  * reached from here: while synchronised, write the system time into the
- * RTC at the moment the RTC asks for (set_offset_nsec before the second it
- * is set to), and again 11 minutes later, or 10 s later after a failure.
+ * RTC at the moment the RTC asks for, and again 11 minutes later, or 10 s
+ * later after a failure. The RTC's set_offset_nsec is the time from the
+ * write to its next seconds increment, so the write goes that long before
+ * a whole second of system time, and the value written is the second
+ * before it: the RTC then ticks into that whole second as the system
+ * clock does. Writing that second itself would leave the RTC a second
+ * ahead for good.
  */
 static void lp_rtc_sync_fn(struct work_struct *work)
 {
@@ -269,13 +274,14 @@ static void lp_rtc_sync_fn(struct work_struct *work)
 		off_ns += NSEC_PER_SEC;
 
 	if (abs(off_ns) <= fuzz_ns) {
-		/* The second the RTC starts once the write has taken. */
+		/* The whole second at which the RTC will first tick. */
 		struct timespec64 ideal = timespec64_sub(now,
 						ns_to_timespec64(off_ns));
+		time64_t tick_sec = ideal.tv_sec + (ideal.tv_nsec +
+						    rtc->set_offset_nsec) /
+					NSEC_PER_SEC;
 
-		rtc_time64_to_tm(ideal.tv_sec + (ideal.tv_nsec +
-						 rtc->set_offset_nsec) /
-				 NSEC_PER_SEC, &tm);
+		rtc_time64_to_tm(tick_sec - 1, &tm);
 		err = rtc_set_time(rtc, &tm);
 		next_sec = now.tv_sec + (err ? 10 : LP_RTC_INTERVAL_SEC);
 	} else {
