@@ -321,6 +321,18 @@ run_tools() {
 	$P/ntpdisc set freq 0 tick 10000 status +UNSYNC >/dev/null
 }
 
+# phc2sys -s DEV onto the system clock in the background, as $pid (in_root
+# would leave a subshell there, and phc2sys running after the kill).
+phc2sys_bg() {
+	pre=
+	[ "$steer" = clocksource ] &&
+		pre="/usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so"
+	# shellcheck disable=SC2086 # pre is a command and its argument
+	chroot $R $pre /usr/sbin/phc2sys -s "$1" -c CLOCK_REALTIME -O 0 -m -q \
+		-R 4 2>&1 &
+	pid=$!
+}
+
 # A PTP clock ticks if its time moved by about the seconds slept.
 phc_ticks() {
 	a=$(chroot $R /usr/sbin/phc_ctl "$1" get 2>&1 |
@@ -336,9 +348,7 @@ phc_ticks() {
 phc2sys_converge() {
 	dev=$1
 	in_root /usr/sbin/phc_ctl "$dev" set >/dev/null
-	in_root /usr/sbin/phc2sys -s "$dev" -c CLOCK_REALTIME -O 0 -m -q \
-		-R 4 >$P/out/phc2sys-$steer.log 2>&1 &
-	pid=$!
+	phc2sys_bg "$dev" >$P/out/phc2sys-$steer.log
 	sleep "$PHC2SYS_SECS"
 	kill "$pid"
 	wait "$pid" 2>/dev/null
@@ -356,6 +366,33 @@ phc2sys_converge() {
 	bits=$(jfield "$js" status_bits)
 	check "phc2sys $steer: ntpdisc status ${bits:-(none)}: no PLL, synchronised" \
 		sh -c "echo '$bits' | grep -qv -e PLL -e UNSYNC"
+}
+
+# phc2sys itself on a PTP clock that does not tick: the system clock runs
+# ahead of it for ever, so after its servo's jump phc2sys holds the
+# frequency at its limit, -10 % (ppb +100000000 in its log), which
+# clockadj.c puts whole into the tick.  The daemon's own requests reach
+# ntpdisc through this backend: tick 9000, freq 0, and sysclk_set_sync()
+# clears STA_UNSYNC.
+phc2sys_frozen() {
+	dev=$1
+	log=$P/out/phc2sys-frozen-$steer.log
+	phc2sys_bg "$dev" >"$log"
+	sleep 8
+	js=$(status_json)
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	sed 's/^/# phc2sys: /' "$log" | tail -n 4
+	echo "# ntpdisc: $js"
+	s2=$(grep -c ' s2 freq +100000000 ' "$log")
+	t=$(jfield "$js" tick)
+	f=$(jfield "$js" freq)
+	check "phc2sys $steer on the frozen $dev: $s2 samples at its limit (at least 5), ntpdisc tick $t, freq $f (9000, 0)" \
+		sh -c "[ '$s2' -ge 5 ] && [ '$t/$f' = 9000/0 ]"
+	bits=$(jfield "$js" status_bits)
+	check "phc2sys $steer on the frozen $dev: ntpdisc status ${bits:-(none)}: no PLL, synchronised (sysclk_set_sync)" \
+		sh -c "echo '$bits' | grep -qv -e PLL -e UNSYNC"
+	$P/ntpdisc set freq 0 tick 10000 >/dev/null
 }
 
 # phc_ctl's freq and adj run linuxptp's clockadj.c, the code phc2sys
@@ -510,7 +547,7 @@ run_phc2sys() {
 	for m in $P/nic-*.ko; do
 		[ -f "$m" ] && insmod "$m" && sleep 1
 	done
-	phc=
+	phc='' frozen=''
 	for d in /dev/ptp*; do
 		[ -e "$d" ] || continue
 		if phc_ticks "$d"; then
@@ -518,6 +555,7 @@ run_phc2sys() {
 			break
 		fi
 		echo "# $d does not tick: not a source for phc2sys"
+		frozen=$d
 	done
 
 	# The discipline's side of what phc2sys asks, through this backend.
@@ -531,6 +569,7 @@ run_phc2sys() {
 		awk -v r="${rd:-x}" 'BEGIN { d = r + 80123.456; exit !(r != "x" && d < 0.01 && d > -0.01) }'
 	in_root /usr/sbin/phc_ctl -q CLOCK_REALTIME -- freq 0 >/dev/null
 
+	[ -z "$frozen" ] || phc2sys_frozen "$frozen"
 	if [ -n "$phc" ]; then
 		phc2sys_converge "$phc"
 	else
