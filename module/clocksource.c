@@ -153,8 +153,6 @@ struct ncs_rate {
  * @late_switches: rate changes published after their switch point
  * @leaps: leap seconds stepped
  * @leap_late_ns: where the last leap step landed, from its boundary
- * @leap_held_ns: how long the clock crawled before the last leap step
- * @leap_hold_ok: the last leap step came within a hold
  * @foreign_mono: CLOCK_MONOTONIC at the start of the foreign-rate check
  * @foreign_raw: CLOCK_MONOTONIC_RAW at the same moment
  * @foreign_warned: the kernel's own steering was reported
@@ -186,8 +184,6 @@ struct ncs {
 	u64 late_switches;
 	u64 leaps;
 	s64 leap_late_ns;
-	u64 leap_held_ns;
-	bool leap_hold_ok;
 	ktime_t foreign_mono;
 	ktime_t foreign_raw;
 	bool foreign_warned;
@@ -682,8 +678,6 @@ static bool ncs_leap(time64_t leap_sec)
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.leaps++;
 	ncs.leap_late_ns = at - boundary;
-	ncs.leap_held_ns = held;
-	ncs.leap_hold_ok = hold_ok;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	pr_notice("%s a leap second, stepping at %+lld ns from %s (clock held for %llu us%s)\n",
 		  leap < 0 ? "inserted" : "deleted", at - boundary,
@@ -894,8 +888,6 @@ static void ncs_prepare(const struct discipline_handover *from)
 	ncs.late_switches = 0;
 	ncs.leaps = 0;
 	ncs.leap_late_ns = 0;
-	ncs.leap_held_ns = 0;
-	ncs.leap_hold_ok = false;
 	ncs.hold = false;
 	ncs.foreign_raw = 0;
 	ncs.foreign_warned = false;
