@@ -504,6 +504,16 @@ phc2sys_differential() {
 		tap fail "phc2sys calls $steer: ntpdisc load steer=none"
 		return
 	fi
+	# The shadow backend starts from the handed-over state but for the
+	# TAI offset (ntpdisc's own, 0): give both sides the kernel's, as a
+	# daemon with the leap second table would (chronyd's leapsectz).
+	kt=$(jfield "$($P/ntpdisc --kernel --json status)" tai)
+	dt=$(jfield "$(status_json)" tai)
+	if [ "$kt" != "$dt" ]; then
+		echo "# ntpdisc load steer=none left TAI at $dt, the kernel's is $kt: both set to $kt"
+		$P/ntpdisc --kernel set tai "$kt" >/dev/null
+		$P/ntpdisc set tai "$kt" >/dev/null
+	fi
 	chroot $R /usr/sbin/phc_ctl -q CLOCK_REALTIME -- freq >/dev/null
 	phc_round "start (set_freq 0, set_leap 0)" "freq 0" "leap"
 	phc_round "servo jump (step -50 ms, set_freq -80 ppm, set_sync)" \
