@@ -27,6 +27,7 @@
 
 #include "kselftest_harness.h"
 #include "linux/ntpdisc.h"
+#include "ntpdisc_cli.h"
 
 #define NS	1000000000LL
 
@@ -38,34 +39,14 @@ static long long now_ns(clockid_t clk)
 	return ts.tv_sec * NS + ts.tv_nsec;
 }
 
-/* Runs the CLI with up to two arguments; returns its exit status. */
-static int cli(const char *a, const char *b, const char *c)
-{
-	const char *tool = getenv("NTPDISC_CLI");
-	pid_t pid;
-	int status;
-
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		execl(tool, tool, a, b, c, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int load(void)
 {
-	return cli("load", getenv("NTPDISC_KO"), NULL);
+	return nd_cli("load", getenv("NTPDISC_KO"), NULL);
 }
 
 static int release(void)
 {
-	return cli("release", NULL, NULL);
+	return nd_cli("release", NULL);
 }
 
 static int kernel_adjtimex(struct timex *tx)
