@@ -63,7 +63,7 @@ module_param(adopt_esterror, long, 0444);
 MODULE_PARM_DESC(adopt_esterror, "estimated error (us) to start from");
 static int adopt_tai;
 module_param(adopt_tai, int, 0444);
-MODULE_PARM_DESC(adopt_tai, "TAI - UTC (s) to start from (steer=clocksource)");
+MODULE_PARM_DESC(adopt_tai, "TAI - UTC (s) to start from (clocksource and shadow mode)");
 
 #ifdef NTPDISC_LIVEPATCH
 #define NTPDISC_STEER_LP	"livepatch, "

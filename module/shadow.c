@@ -275,6 +275,8 @@ static void shadow_prepare(const struct discipline_handover *from)
 		/* An adopted PLL counts its next interval from now. */
 		discipline_adopt(&shadow.disc, from);
 		shadow.disc.time_reftime = now.xtime_sec;
+		/* Its own copy of the timekeeper's, to answer as the kernel does. */
+		shadow.tai = from->tai;
 	}
 	pr_info("shadow discipline starts from %s\n",
 		from ? "the state handed over" : "the kernel's boot defaults");

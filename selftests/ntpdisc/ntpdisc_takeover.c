@@ -426,6 +426,38 @@ TEST_F(takeover, device_shares_the_state)
 	ASSERT_EQ(0, release());
 }
 
+/*
+ * Shadow mode, loaded by the CLI, starts from the kernel's state, its TAI
+ * offset included: it must answer as the kernel does from the first call.
+ */
+TEST_F(takeover, shadow_starts_from_the_kernel)
+{
+	struct timex sys = { 0 }, dev = { 0 };
+	int fd, ret;
+
+	sys.modes = ADJ_FREQUENCY | ADJ_TAI;
+	sys.freq = -654321;
+	sys.constant = 37;
+	ASSERT_LE(0, kernel_adjtimex(&sys));
+	ret = nd_cli("load", getenv("NTPDISC_KO"), "steer=none", NULL);
+	sys.modes = ADJ_TAI;
+	sys.constant = 0;
+	if (ret) {
+		kernel_adjtimex(&sys);
+		ASSERT_EQ(0, ret);
+	}
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR);
+	if (fd >= 0) {
+		EXPECT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &dev));
+		close(fd);
+	}
+	kernel_adjtimex(&sys);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-654321, dev.freq);
+	EXPECT_EQ(37, dev.tai);
+	ASSERT_EQ(0, release());
+}
+
 static bool wait_gone(const char *path, int secs)
 {
 	int i;
