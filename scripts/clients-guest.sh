@@ -27,6 +27,10 @@ LIMIT_NS=100000
 # ...for at least this long (s) before the run ends, to count as converged.
 HOLD_S=60
 
+# rootfs_mount, device_for, in_root.
+# shellcheck source=scripts/rootfs-guest.sh
+. $P/rootfs-guest.sh
+
 n=0
 nfail=0
 tap() {
@@ -48,25 +52,6 @@ dump() {
 	echo "CLIENTS-FILE-BEGIN $2"
 	cat "$1"
 	echo "CLIENTS-FILE-END"
-}
-# Let USER's daemon reopen /dev/ntpdisc after it dropped root.  The
-# preload library opens the device in its constructor, as root, but a
-# forking daemon (chronyd as Debian starts it) closes every descriptor
-# while it detaches and the library reopens the node as the daemon's
-# user then: on a real system a udev rule would give its group access.
-device_for() {
-	[ "$steer" = clocksource ] || return 0
-	chgrp "$(chroot $R id -g "$1")" /dev/ntpdisc
-	chmod 660 /dev/ntpdisc
-}
-# Run a program of the Debian root, through the preload library when the
-# daemons can only reach ntpdisc through /dev/ntpdisc.
-in_root() {
-	if [ "$steer" = clocksource ]; then
-		chroot $R /usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so "$@"
-	else
-		chroot $R "$@"
-	fi
 }
 status_json() {
 	$P/ntpdisc --json status
@@ -102,17 +87,7 @@ setup() {
 	# shellcheck disable=SC2086
 	$P/ntpdisc load $P/ntpdisc.ko $insmod_args || return 1
 	echo "# clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-	for d in proc sys dev dev/pts tmp run payload; do
-		mkdir -p $R/$d
-	done
-	mount --bind /proc $R/proc
-	mount --bind /sys $R/sys
-	mount --bind /dev $R/dev
-	mount --bind /dev/pts $R/dev/pts
-	mount -t tmpfs tmpfs $R/tmp
-	mount -t tmpfs tmpfs $R/run
-	mount --bind $P $R/payload
-	mkdir -p $P/out
+	rootfs_mount
 }
 
 # The reference, started before the daemon so that its "initial offset"

@@ -60,7 +60,7 @@ rootfs=$("$top/scripts/rootfs-build.sh")
 rm -rf "$p"
 mkdir -p "$p"
 cp "$top/ntpdisc.ko" "$tools/ntpdisc" "$tools/ntpdisc-refclock" \
-	"$top/scripts/clients-guest.sh" "$p/"
+	"$top/scripts/clients-guest.sh" "$top/scripts/rootfs-guest.sh" "$p/"
 if [ "$steer" = clocksource ]; then
 	[ -f "$tools/libntpdisc-preload.so" ] ||
 		{ echo "clients-run: no $tools/libntpdisc-preload.so (make tools)" >&2; exit 2; }

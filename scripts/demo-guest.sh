@@ -22,6 +22,9 @@ LEAD=${DEMO_LEAD:-30}
 OFFSET_MS=50
 PPM=80
 CONVERGED_US=100
+# rootfs_mount, rootfs_umount, device_for, in_root.
+# shellcheck source=scripts/rootfs-guest.sh
+. $P/rootfs-guest.sh
 
 say() { printf '\n### %s\n' "$*"; }
 
@@ -39,17 +42,7 @@ steer=$(cat /sys/module/ntpdisc/parameters/steer)
 echo "backend: $steer; clocksource:" \
 	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
-for d in proc sys dev dev/pts tmp run payload; do
-	mkdir -p $R/$d
-done
-mount --bind /proc $R/proc
-mount --bind /sys $R/sys
-mount --bind /dev $R/dev
-mount --bind /dev/pts $R/dev/pts
-mount -t tmpfs tmpfs $R/tmp
-mount -t tmpfs tmpfs $R/run
-mount --bind $P $R/payload
-mkdir -p $P/out
+rootfs_mount
 
 # Debian's chrony.conf with the reference in place of the pool and no
 # network ports; no leapsectz, so the leap comes from the reference.
@@ -98,16 +91,9 @@ leap_phase() {
 } &
 ref=$!
 sleep 0.3
-if [ "$steer" = clocksource ]; then
-	# chronyd reaches /dev/ntpdisc through the preload library, and
-	# reopens it as _chrony after it detaches (a udev rule on a real VM).
-	chgrp "$(chroot $R id -g _chrony)" /dev/ntpdisc
-	chmod 660 /dev/ntpdisc
-	chroot $R /usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so \
-		/usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
-else
-	chroot $R /usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
-fi
+# With the clocksource, through the preload library.
+device_for _chrony
+in_root /usr/sbin/chronyd -F 1 -f /payload/out/chrony.conf
 wait $ref
 
 say "6/6  where chronyd and ntpdisc ended"
@@ -118,7 +104,5 @@ sleep 1
 echo "DEMO-FILE-BEGIN demo.csv"
 cat $P/out/demo.csv
 echo "DEMO-FILE-END"
-for d in payload run tmp dev/pts dev sys proc; do
-	umount $R/$d 2>/dev/null
-done
+rootfs_umount
 $P/ntpdisc release

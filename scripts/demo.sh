@@ -39,7 +39,7 @@ cp "$top/ntpdisc.ko" "$tools/ntpdisc" "$tools/ntpdisc-refclock" \
 	[ -z "${DEMO_LEAD:-}" ] || echo "export DEMO_LEAD=$DEMO_LEAD"
 	echo 'exec /bin/sh /payload/demo-guest.sh'
 } >"$p/run.sh"
-cp "$top/scripts/demo-guest.sh" "$p/"
+cp "$top/scripts/demo-guest.sh" "$top/scripts/rootfs-guest.sh" "$p/"
 
 echo "### 2/6  booting the guest (QEMU, software emulation)"
 rc=0
