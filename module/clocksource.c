@@ -5,8 +5,9 @@
  * ntpdisc registers a clocksource of its own that reads the TSC and
  * scales it by the rate the discipline asks for. The timekeeper, whose own
  * NTP code is left neutral, turns those counts into CLOCK_MONOTONIC and
- * CLOCK_REALTIME, so the clock runs at ntpdisc's rate. Leap seconds and
- * ADJ_SETOFFSET are clock sets done from a high-priority kernel thread.
+ * CLOCK_REALTIME, so the clock runs at ntpdisc's rate. Leap seconds are
+ * clock sets done from a high-priority kernel thread; ADJ_SETOFFSET is a
+ * clock set in the caller's context.
  *
  * The read path is a latch (two copies, readers take the one not being
  * written), so a reader in NMI context never waits for the writer. A rate
@@ -19,6 +20,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/audit.h>
 #include <linux/clocksource.h>
 #include <linux/delay.h>
 #include <linux/hrtimer.h>
@@ -29,14 +31,17 @@
 #include <linux/mutex.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
+#include <linux/workqueue.h>
 
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #include <asm/tsc.h>
 
+#include "compat.h"
 #include "discipline.h"
 #include "ntpdisc.h"
 
@@ -49,6 +54,32 @@ static bool testonly_ignore_tsc_invariance;
 module_param(testonly_ignore_tsc_invariance, bool, 0444);
 MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 		 "TESTS ONLY: steer=clocksource on a TSC that is not invariant (emulators)");
+
+/*
+ * Tests of the TSC safety net: writing 1 marks the TSC unstable, as the
+ * clocksource watchdog or the kernel's TSC checks would. For a throwaway
+ * guest only: the TSC stays unusable until the next boot.
+ */
+static int ncs_param_mark_tsc_unstable(const char *val,
+				       const struct kernel_param *kp)
+{
+	bool mark;
+	int ret = kstrtobool(val, &mark);
+
+	if (ret)
+		return ret;
+	if (mark)
+		mark_tsc_unstable("ntpdisc test hook (testonly_mark_tsc_unstable)");
+	return 0;
+}
+
+static const struct kernel_param_ops ncs_mark_tsc_unstable_ops = {
+	.set = ncs_param_mark_tsc_unstable,
+};
+module_param_cb(testonly_mark_tsc_unstable, &ncs_mark_tsc_unstable_ops,
+		NULL, 0200);
+MODULE_PARM_DESC(testonly_mark_tsc_unstable,
+		 "TESTS ONLY: write 1 to mark the TSC unstable (until reboot)");
 
 /* Above every clocksource of the platform, so registering selects it. */
 #define NCS_RATING		500
@@ -90,12 +121,23 @@ MODULE_PARM_DESC(testonly_ignore_tsc_invariance,
 #define NCS_HOLD_NS		(250 * NSEC_PER_USEC)
 #define NCS_HOLD_MAX_NS		(NCS_HOLD_NS << NCS_HOLD_SHIFT)
 /*
- * Stepping over the widest rate the discipline can set (tick +-10 %,
- * frequency, phase and adjtime slew) for half a second, the watchdog's
- * interval, plus a leap hold that lasts its longest: the watchdog compares
- * other clocksources with this one.
+ * Our clocksource, not verified itself, outranks the others and so becomes
+ * the watchdog that the TSC is checked against every WATCHDOG_INTERVAL
+ * (half a second): it must allow for the fastest or slowest rate the
+ * discipline can set, or a steered clock would get the TSC marked
+ * unstable. From the clamps, in ns per second of counter:
+ *   tick within 10 % of nominal                      100,000,000
+ *   phase slew: MAXPHASE >> SHIFT_PLL at constant 0  125,000,000
+ *   frequency, MAXFREQ                                   500,000
+ *   adjtime slew, MAX_TICKADJ                            500,000
+ *   total                                            226,000,000
+ * so 113 ms over half a second, plus a leap hold that lasts its longest.
  */
-#define NCS_UNCERTAINTY_NS	(60 * NSEC_PER_MSEC + NCS_HOLD_MAX_NS)
+#define NCS_WORST_RATE_NS	(NSEC_PER_SEC / 10 +			\
+				 (DISC_MAXPHASE >> DISC_SHIFT_PLL) +	\
+				 DISC_MAXFREQ +				\
+				 DISC_MAX_TICKADJ * NSEC_PER_USEC)
+#define NCS_UNCERTAINTY_NS	(NCS_WORST_RATE_NS / 2 + NCS_HOLD_MAX_NS)
 /* Per-second timer: a little after each CLOCK_REALTIME boundary. */
 #define NCS_TICK_SLACK_NS	1000
 #define NCS_TICK_LEAP_SLACK_NS	(2 * NSEC_PER_MSEC)
@@ -146,7 +188,7 @@ struct ncs_rate {
  * @stepping: the thread is setting the clock; the timer keeps off
  * @hold: a leap hold is published (@next has three pieces)
  * @hold_sec: the leap second the hold is for
- * @offs_real: CLOCK_REALTIME - CLOCK_MONOTONIC when last seen
+ * @offs: the clocks' offsets from CLOCK_MONOTONIC when last seen
  * @last_second: the last CLOCK_REALTIME second the discipline ran
  * @updates: seconds run since load
  * @clock_sets: clock sets by others seen since load
@@ -156,6 +198,9 @@ struct ncs_rate {
  * @foreign_mono: CLOCK_MONOTONIC at the start of the foreign-rate check
  * @foreign_raw: CLOCK_MONOTONIC_RAW at the same moment
  * @foreign_warned: the kernel's own steering was reported
+ * @tsc_failed: the TSC (or we) were found unstable; @fail_work gives the
+ *	timekeeper back
+ * @fail_work: releases the clocksource from process context
  * @timer: per-second timer
  * @defer: publishes a rate that came while a switch was pending
  * @thread: the stepping thread
@@ -177,7 +222,7 @@ struct ncs {
 	bool stepping;
 	bool hold;
 	time64_t hold_sec;
-	ktime_t offs_real;
+	struct ntpdisc_offsets offs;
 	time64_t last_second;
 	u64 updates;
 	u64 clock_sets;
@@ -187,6 +232,8 @@ struct ncs {
 	ktime_t foreign_mono;
 	ktime_t foreign_raw;
 	bool foreign_warned;
+	bool tsc_failed;
+	struct work_struct fail_work;
 	struct hrtimer timer;
 	struct hrtimer defer;
 	struct task_struct *thread;
@@ -329,8 +376,7 @@ static int ncs_hold_arm(time64_t leap_sec, s64 start_ns)
 
 	if ((s64)(ncs.next.tsc1 - rdtsc_ordered()) > 0)
 		return -EAGAIN;
-	ktime_get_snapshot(&snap);
-	dns = start_ns - ktime_to_ns(snap.real);
+	dns = start_ns - ktime_to_ns(ntpdisc_snapshot_real(&snap));
 	end = snap.cycles + ncs_ns_to_count(max_t(s64, dns + NCS_HOLD_NS, 0));
 	start = snap.cycles + ncs_ns_to_count(max_t(s64, dns, 0));
 	/* The current piece, inverted: the TSC where the counter is @start. */
@@ -411,6 +457,28 @@ static void ncs_disable(struct clocksource *cs)
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
+/*
+ * The counter under us cannot be trusted: give the timekeeper back, once,
+ * from process context. Caller holds the lock.
+ */
+static void ncs_fail(void)
+{
+	if (!ncs.tsc_failed) {
+		ncs.tsc_failed = true;
+		schedule_work(&ncs.fail_work);
+	}
+}
+
+/* The watchdog found our clocksource itself off: the same way out. */
+static void ncs_mark_unstable(struct clocksource *cs)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&ncs.lock, flags);
+	ncs_fail();
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+}
+
 static void ncs_suspend(struct clocksource *cs)
 {
 	ncs.suspend_out = ncs_read(cs);
@@ -434,17 +502,18 @@ struct ncs_now {
 	ktime_t mono;
 	ktime_t real;
 	ktime_t raw;
+	struct ntpdisc_offsets offs;
 	struct timespec64 ts;
 };
 
 static void ncs_read_clocks(struct ncs_now *now, bool raw)
 {
 	do {
+		ntpdisc_read_offsets(&now->offs);
 		now->mono = ktime_get();
 		now->raw = raw ? ktime_get_raw() : 0;
-		now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
-	} while (ktime_compare(ktime_mono_to_any(0, TK_OFFS_REAL),
-			       ktime_sub(now->real, now->mono)));
+	} while (!ntpdisc_offsets_still(&now->offs));
+	now->real = ktime_add(now->mono, now->offs.real);
 	now->ts = ktime_to_timespec64(now->real);
 }
 
@@ -502,13 +571,19 @@ static void ncs_advance_to(time64_t sec)
 /* Bring the discipline up to @now; caller holds the lock. */
 static void ncs_sync(const struct ncs_now *now)
 {
-	ktime_t offs_real = ktime_sub(now->real, now->mono);
+	s64 slept_ns, step_ns;
 
 	if (ncs.stepping)
 		return;
-	if (ktime_compare(offs_real, ncs.offs_real)) {
+	step_ns = ntpdisc_offsets_moved(&ncs.offs, &now->offs, &slept_ns);
+	if (slept_ns) {
+		/* As the kernel's discipline, none of the seconds asleep. */
+		ncs_advance_to(now->ts.tv_sec - div_s64(slept_ns +
+			       NSEC_PER_SEC / 2, NSEC_PER_SEC));
+		ncs.last_second = max(ncs.last_second, now->ts.tv_sec);
+	}
+	if (step_ns) {
 		/* Someone set the clock: react as the kernel's NTP does. */
-		ncs.offs_real = offs_real;
 		discipline_clear(&ncs.disc);
 		ncs.last_second = now->ts.tv_sec;
 		ncs.clock_sets++;
@@ -537,49 +612,73 @@ static enum hrtimer_restart ncs_deferred(struct hrtimer *timer)
 /*
  * In this mode the kernel's own adjtimex still steers the timekeeper, on
  * top of ntpdisc. CLOCK_MONOTONIC against CLOCK_MONOTONIC_RAW shows
- * exactly that part, since both count this clocksource.
+ * exactly that part, since both count this clocksource. Returns true,
+ * once, when it does, with @off_ns of it in @over_ns: the caller reports
+ * it, since this runs under the lock.
  */
-static void ncs_check_foreign(const struct ncs_now *now)
+static bool ncs_check_foreign(const struct ncs_now *now, s64 *off_ns,
+			      s64 *over_ns)
 {
 	ktime_t raw = now->raw;
 	s64 d_mono, d_raw;
 
 	if (!ncs.in_use || ncs.foreign_warned) {
 		ncs.foreign_raw = 0;
-		return;
+		return false;
 	}
 	if (!ncs.foreign_raw) {
 		ncs.foreign_mono = now->mono;
 		ncs.foreign_raw = raw;
-		return;
+		return false;
 	}
 	d_raw = ktime_to_ns(ktime_sub(raw, ncs.foreign_raw));
 	if (d_raw < NCS_FOREIGN_SECS * NSEC_PER_SEC)
-		return;
+		return false;
 	d_mono = ktime_to_ns(ktime_sub(now->mono, ncs.foreign_mono));
 	ncs.foreign_mono = now->mono;
 	ncs.foreign_raw = raw;
-	if (abs(d_mono - d_raw) > div_s64(d_raw * NCS_FOREIGN_PPM, USEC_PER_SEC)) {
-		ncs.foreign_warned = true;
-		pr_warn("the kernel's own discipline steers the clock too (%lld ns in %lld ns): leave its frequency and tick alone while ntpdisc steers\n",
-			d_mono - d_raw, d_raw);
-	}
+	if (abs(d_mono - d_raw) <= div_s64(d_raw * NCS_FOREIGN_PPM, USEC_PER_SEC))
+		return false;
+	ncs.foreign_warned = true;
+	*off_ns = d_mono - d_raw;
+	*over_ns = d_raw;
+	return true;
+}
+
+/*
+ * The TSC under us was declared unstable (by the clocksource watchdog,
+ * which checks it against another clocksource, or by the kernel's own
+ * TSC checks): the clock must not run on it a second longer than it
+ * takes to notice. Caller holds the lock.
+ */
+static void ncs_check_tsc(void)
+{
+	if (ncs.registered && check_tsc_unstable())
+		ncs_fail();
 }
 
 static enum hrtimer_restart ncs_tick(struct hrtimer *timer)
 {
+	s64 foreign_ns, over_ns;
 	struct ncs_now now;
 	unsigned long flags;
 	time64_t leap_sec;
+	bool foreign;
 	u64 slack;
 
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs_read_clocks(&now, true);
 	ncs_sync(&now);
 	ncs_steer();
-	ncs_check_foreign(&now);
+	foreign = ncs_check_foreign(&now, &foreign_ns, &over_ns);
+	ncs_check_tsc();
 	leap_sec = ncs_leap_second(NULL);
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+
+	/* Not under the lock, raw and held in hard interrupt context. */
+	if (foreign)
+		pr_warn("the kernel's own discipline steers the clock too (%lld ns in %lld ns): leave its frequency and tick alone while ntpdisc steers\n",
+			foreign_ns, over_ns);
 
 	/* The thread sleeps until shortly before the step. */
 	if (ncs.in_use && leap_sec != TIME64_MAX &&
@@ -623,7 +722,7 @@ static int ncs_step(const struct timespec64 *delta, s64 *at, u64 *held)
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	crawled = ncs_hold_end();
 	ncs_read_clock(&now);
-	ncs.offs_real = ktime_sub(now.real, now.mono);
+	ncs.offs = now.offs;
 	ncs.stepping = false;
 	ncs_steer();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
@@ -701,7 +800,7 @@ static s64 ncs_hold_start(time64_t leap_sec, int dir)
  */
 static int ncs_thread_fn(void *unused)
 {
-	while (!kthread_should_stop()) {
+	for (;;) {
 		unsigned long flags;
 		struct ncs_now now;
 		time64_t leap_sec;
@@ -710,7 +809,10 @@ static int ncs_thread_fn(void *unused)
 		bool held, ready, acted;
 		int dir, ret;
 
+		/* Asleep before looking: kthread_stop() cannot be missed. */
 		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop())
+			break;
 		raw_spin_lock_irqsave(&ncs.lock, flags);
 		leap_sec = ncs.in_use ? ncs_leap_second(&dir) : TIME64_MAX;
 		held = ncs.hold && ncs.hold_sec == leap_sec;
@@ -755,6 +857,8 @@ static int ncs_thread_fn(void *unused)
 				continue;
 		} else if (wait > 0) {
 			set_current_state(TASK_INTERRUPTIBLE);
+			if (kthread_should_stop())
+				break;
 			wake = ktime_add_ns(now.mono, wait);
 			schedule_hrtimeout(&wake, HRTIMER_MODE_ABS);
 			continue;
@@ -766,6 +870,7 @@ static int ncs_thread_fn(void *unused)
 		if (!acted)
 			schedule_timeout_interruptible(1);
 	}
+	__set_current_state(TASK_RUNNING);
 	return 0;
 }
 
@@ -806,6 +911,7 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 
 static int ncs_adjtimex(struct __kernel_timex *txc)
 {
+	struct audit_ntp_data ad;
 	struct ncs_now now;
 	unsigned long flags;
 	int ret;
@@ -822,14 +928,18 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 			return ret;
 	}
 
+	audit_ntp_init(&ad);
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs_read_clock(&now);
 	ncs_sync(&now);
+	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, false);
 	ret = discipline_adjtimex(&ncs.disc, txc, &now.ts, now.ts.tv_sec,
 				  &ncs.tai);
+	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, true);
 	ncs_hold_check();
 	ncs_steer();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	ntpdisc_audit_log(&ad);
 	return ret;
 }
 
@@ -856,26 +966,24 @@ static void ncs_output(struct ntpdisc_output *out)
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
-static bool ncs_usable(void)
+static const char *ncs_unusable(void)
 {
-	if (!boot_cpu_has(X86_FEATURE_TSC) || !tsc_khz) {
-		pr_err("steer=clocksource: this machine has no usable TSC; the discipline runs in shadow mode\n");
-		return false;
-	}
-	if (check_tsc_unstable()) {
-		pr_err("steer=clocksource: the TSC is marked unstable; the discipline runs in shadow mode\n");
-		return false;
-	}
+	if (!boot_cpu_has(X86_FEATURE_TSC) || !tsc_khz)
+		return "this machine has no usable TSC";
+	if (check_tsc_unstable())
+		return "the TSC is marked unstable";
+	if (!ntpdisc_cs_watchdog_has_margin())
+		return "the clocksource watchdog of this kernel allows only 4000 ppm of steering";
 	if (boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
 	    boot_cpu_has(X86_FEATURE_NONSTOP_TSC))
-		return true;
-	if (!testonly_ignore_tsc_invariance) {
-		pr_err("steer=clocksource: the TSC is not invariant; the discipline runs in shadow mode\n");
-		return false;
-	}
+		return NULL;
+	if (!testonly_ignore_tsc_invariance)
+		return "the TSC is not invariant (constant_tsc and nonstop_tsc)";
 	pr_warn("steer=clocksource on a TSC that is not invariant (testonly_ignore_tsc_invariance): for tests under emulation only\n");
-	return true;
+	return NULL;
 }
+
+static void ncs_fail_fn(struct work_struct *work);
 
 static void ncs_prepare(const struct discipline_handover *from)
 {
@@ -892,8 +1000,16 @@ static void ncs_prepare(const struct discipline_handover *from)
 	ncs.foreign_raw = 0;
 	ncs.foreign_warned = false;
 	ncs.stepping = false;
+	ncs.tsc_failed = false;
+	INIT_WORK(&ncs.fail_work, ncs_fail_fn);
+	ncs.thread = NULL;
+	/* Here, so that a stop after a failed start finds them. */
+	hrtimer_setup(&ncs.defer, ncs_deferred, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_HARD);
+	hrtimer_setup(&ncs.timer, ncs_tick, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_ABS_HARD);
 	ncs_read_clock(&now);
-	ncs.offs_real = ktime_sub(now.real, now.mono);
+	ncs.offs = now.offs;
 	ncs.last_second = now.ts.tv_sec;
 	if (from) {
 		discipline_adopt(&ncs.disc, from);
@@ -902,13 +1018,22 @@ static void ncs_prepare(const struct discipline_handover *from)
 	}
 }
 
+/*
+ * The tick wakes the thread and the thread arms the deferred timer: the
+ * thread stops first, and its task stays ours until the tick, which may
+ * still wake it, is cancelled. Safe after a failed start.
+ */
 static void ncs_stop_engine(void)
 {
 	unsigned long flags;
 
+	if (ncs.thread)
+		kthread_stop(ncs.thread);
 	hrtimer_cancel(&ncs.timer);
 	hrtimer_cancel(&ncs.defer);
-	kthread_stop(ncs.thread);
+	if (ncs.thread)
+		put_task_struct(ncs.thread);
+	ncs.thread = NULL;
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs_hold_end();
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
@@ -916,6 +1041,7 @@ static void ncs_stop_engine(void)
 
 static int ncs_start(void)
 {
+	struct task_struct *thread;
 	struct ncs_now now;
 	unsigned long flags;
 	u64 tsc;
@@ -936,8 +1062,18 @@ static int ncs_start(void)
 		.rating = NCS_RATING,
 		.read = ncs_read,
 		.mask = CLOCKSOURCE_MASK(64),
-		.flags = CLOCK_SOURCE_IS_CONTINUOUS,
-		.uncertainty_margin = NCS_UNCERTAINTY_NS,
+		/*
+		 * Verified, so that it never becomes the watchdog the TSC
+		 * is checked against: it follows the TSC, and a TSC checked
+		 * against itself is never found unstable. Valid for high
+		 * resolution from the start, as the TSC's own clocksource
+		 * is, so that registering selects it without waiting for a
+		 * first verdict of the watchdog.
+		 */
+		.flags = CLOCK_SOURCE_IS_CONTINUOUS | CLOCK_SOURCE_MUST_VERIFY |
+			 CLOCK_SOURCE_VALID_FOR_HRES,
+		.mark_unstable = ncs_mark_unstable,
+		NTPDISC_CS_MARGIN_FIELD(NCS_UNCERTAINTY_NS)
 		.vdso_clock_mode = VDSO_CLOCKMODE_NONE,
 		.enable = ncs_enable,
 		.disable = ncs_disable,
@@ -946,17 +1082,15 @@ static int ncs_start(void)
 		.owner = THIS_MODULE,
 	};
 
-	hrtimer_init(&ncs.defer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	ncs.defer.function = ncs_deferred;
-
-	ncs.thread = kthread_run(ncs_thread_fn, NULL, "ntpdisc-step");
-	if (IS_ERR(ncs.thread))
-		return PTR_ERR(ncs.thread);
-	sched_set_fifo(ncs.thread);
+	thread = kthread_create(ncs_thread_fn, NULL, "ntpdisc-step");
+	if (IS_ERR(thread))
+		return PTR_ERR(thread);
+	get_task_struct(thread);
+	ncs.thread = thread;
+	sched_set_fifo(thread);
+	wake_up_process(thread);
 
 	ncs_read_clock(&now);
-	hrtimer_init(&ncs.timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
-	ncs.timer.function = ncs_tick;
 	hrtimer_start(&ncs.timer,
 		      ktime_add_ns(now.mono, NSEC_PER_SEC - now.ts.tv_nsec +
 				   NCS_TICK_SLACK_NS),
@@ -968,22 +1102,22 @@ static int ncs_start(void)
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 	ret = clocksource_register_hz(&ncs.cs, ncs.tsc_hz);
 	if (ret)
-		goto err_engine;
+		goto err_registered;
 	if (!ncs.in_use) {
 		pr_err("steer=clocksource: the timekeeper did not switch to ntpdisc (is another clocksource forced through current_clocksource?)\n");
 		clocksource_unregister(&ncs.cs);
 		ret = -EBUSY;
-		goto err_engine;
+		goto err_registered;
 	}
 	pr_info("steering through clocksource ntpdisc (TSC at %u kHz)\n",
 		tsc_khz);
 	return 0;
 
-err_engine:
+	/* The rest is ncs_stop()'s. */
+err_registered:
 	raw_spin_lock_irqsave(&ncs.lock, flags);
 	ncs.registered = false;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
-	ncs_stop_engine();
 	return ret;
 }
 
@@ -1011,9 +1145,22 @@ static int ncs_release(void)
 	return ret;
 }
 
+static void ncs_fail_fn(struct work_struct *work)
+{
+	int ret;
+
+	pr_warn("the TSC is unstable: handing the timekeeper back to another clocksource; the discipline answers without steering from now on\n");
+	ret = ncs_release();
+	if (ret)
+		pr_err("handing the timekeeper back failed (%d): select another clocksource in current_clocksource\n",
+		       ret);
+}
+
 static void ncs_stop(void)
 {
 	ncs_stop_engine();
+	/* The tick that queues it is gone. */
+	cancel_work_sync(&ncs.fail_work);
 	/* rmmod only gets here once the timekeeper has let go of us. */
 	if (ncs.registered)
 		clocksource_unregister(&ncs.cs);
@@ -1032,7 +1179,7 @@ struct clocksource *ntpdisc_cs_clocksource(void)
 const struct ntpdisc_actuator ntpdisc_clocksource = {
 	.name = "clocksource",
 	.steer = NTPDISC_STEER_CLOCKSOURCE,
-	.usable = ncs_usable,
+	.unusable = ncs_unusable,
 	.prepare = ncs_prepare,
 	.start = ncs_start,
 	.stop = ncs_stop,

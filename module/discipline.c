@@ -71,6 +71,9 @@ void discipline_init(struct discipline *disc)
 void discipline_adopt(struct discipline *disc,
 		      const struct discipline_handover *from)
 {
+	s64 offset;
+	u64 mag;
+
 	if (from->tick_usec >= 900000 / DISC_USER_HZ &&
 	    from->tick_usec <= 1100000 / DISC_USER_HZ)
 		disc->tick_usec = from->tick_usec;
@@ -84,6 +87,67 @@ void discipline_adopt(struct discipline *disc,
 	disc->time_esterror = clamp_t(long, from->esterror, 0,
 				      DISC_PHASE_LIMIT);
 	disc_update_frequency(disc);
+
+	/*
+	 * A slew in progress goes on where the kernel's stood. Read back, the
+	 * offset is rounded towards zero: the smallest magnitude that reads
+	 * back the same is the kernel's to within 1 ns / HZ.
+	 */
+	offset = clamp_t(s64, from->offset_ns, -DISC_MAXPHASE, DISC_MAXPHASE);
+	mag = div_u64((u64)(offset < 0 ? -offset : offset) *
+		      (1ULL << DISC_SCALE_SHIFT) + DISC_HZ - 1, DISC_HZ);
+	disc->time_offset = offset < 0 ? -(s64)mag : (s64)mag;
+	disc->time_adjust = from->adjust_us;
+
+	/*
+	 * An armed leap stays armed for the same midnight, and one already
+	 * done is not armed again for the next (TIME_WAIT with STA_INS still
+	 * set would be TIME_OK, and arm tomorrow's).
+	 */
+	switch (from->state) {
+	case TIME_INS:
+	case TIME_DEL:
+		if (!(disc->time_status & (from->state == TIME_INS ?
+					   STA_INS : STA_DEL)))
+			break;
+		disc->time_state = from->state;
+		disc->next_leap_sec = from->now_sec + DISC_SECS_PER_DAY -
+				      from->now_sec % DISC_SECS_PER_DAY;
+		break;
+	case TIME_OOP:
+	case TIME_WAIT:
+		disc->time_state = TIME_WAIT;
+		break;
+	}
+}
+
+/**
+ * discipline_set_terms() - take over the terms of the second in progress
+ * @disc: the discipline, just adopted from the kernel's state
+ * @tick_length: the kernel's current tick length, ns << 32
+ *
+ * What the kernel's tick length has beyond the base is this second's
+ * phase and adjtime terms; both count as phase here, until the next
+ * second computes its own terms from what is left.
+ */
+void discipline_set_terms(struct discipline *disc, u64 tick_length)
+{
+	disc->phase_adj = (s64)(tick_length - disc->tick_length_base);
+	disc->adjtime_adj = 0;
+}
+
+/**
+ * discipline_changes() - whether an adjtimex request would change anything
+ * @txc: the request
+ *
+ * Return: false for the two read-only forms, modes 0 and
+ * ADJ_OFFSET_SS_READ; true for everything else.
+ */
+bool discipline_changes(const struct __kernel_timex *txc)
+{
+	if (txc->modes & DISC_ADJ_ADJTIME)
+		return !(txc->modes & DISC_ADJ_READONLY);
+	return txc->modes != 0;
 }
 
 /**

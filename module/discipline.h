@@ -108,6 +108,12 @@ struct discipline {
  * @maxerror:  maximum error, us
  * @esterror:  estimated error, us
  * @tai:       TAI - UTC, s (only for actuators that keep it themselves)
+ * @offset_ns: phase still to be slewed, ns, as adjtimex(2) reads it back
+ *	in nanosecond mode
+ * @adjust_us: adjtime slew still to be applied, us (ADJ_OFFSET_SS_READ)
+ * @state:     TIME_OK .. TIME_WAIT as adjtimex(2) returned it; TIME_ERROR
+ *	or anything else: unknown, taken as TIME_OK
+ * @now_sec:   the CLOCK_REALTIME second of the handover
  */
 struct discipline_handover {
 	long tick_usec;
@@ -117,12 +123,18 @@ struct discipline_handover {
 	long maxerror;
 	long esterror;
 	int tai;
+	long long offset_ns;
+	long adjust_us;
+	int state;
+	time64_t now_sec;
 };
 
 void discipline_init(struct discipline *disc);
 void discipline_adopt(struct discipline *disc,
 		      const struct discipline_handover *from);
 
+void discipline_set_terms(struct discipline *disc, u64 tick_length);
+bool discipline_changes(const struct __kernel_timex *txc);
 int discipline_validate(const struct __kernel_timex *txc,
 			bool (*may_set_time)(void));
 int discipline_setoffset_delta(const struct __kernel_timex *txc,

@@ -27,6 +27,7 @@
 #include <linux/utsname.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "ntpdisc.h"
 
 #if !defined(NTPDISC_SERIES_6_1) && !defined(NTPDISC_SERIES_6_12)
@@ -38,10 +39,30 @@ static_assert(BITS_PER_LONG == 64);
 
 /* A leap this close makes taking over or letting go unsafe. */
 #define LP_LEAP_GUARD_SEC	2
+/*
+ * While the patch transition runs, each tick may call the kernel's
+ * second_overflow() or ours: a leap in that time could be applied by
+ * both (the kernel's sets the clock back, ours sees its midnight again)
+ * or by neither. The transition takes about a second, and "ntpdisc load"
+ * waits 30 s for it: no load this close before an armed leap.
+ */
+#define LP_TRANSITION_GUARD_SEC	30
 /* Seconds without a second_overflow() call before we call it stalled. */
 #define LP_STALL_SEC		5
 /* The kernel writes the RTC every 11 minutes while synchronised. */
 #define LP_RTC_INTERVAL_SEC	659
+
+/* The kernel functions replaced, see lp_funcs[]. */
+#define LP_NFUNCS		7
+
+/*
+ * Tests of the teardown need the RTC work and timer busy: every this many
+ * ms, at any phase of the second.
+ */
+static unsigned int testonly_rtc_period_ms;
+module_param(testonly_rtc_period_ms, uint, 0444);
+MODULE_PARM_DESC(testonly_rtc_period_ms,
+		 "TESTS ONLY: write the RTC every this many ms while synchronised, at any phase (0: as the kernel, every 11 minutes)");
 
 /**
  * struct lp - the livepatch actuator
@@ -52,6 +73,19 @@ static_assert(BITS_PER_LONG == 64);
  * @watched_seconds: @seconds when the watchdog last looked
  * @stalled_for: seconds the watchdog has seen no call
  * @stall_reported: the watchdog has already complained
+ * @handed_over: the discipline started from the kernel's state
+ * @unpatched: the patch is gone (disabled, or replaced): the kernel's own
+ *	discipline runs again, and requests through the device that
+ *	would change ours are refused
+ * @rtc_lock: serialises @rtc_off with arming the RTC update's timer and
+ *	queueing its work; never nests with @lock, which is taken inside
+ *	the timekeeper's: arming a timer may read the clock
+ * @rtc_off: the RTC updates are stopped for good; under @rtc_lock, so that
+ *	neither the work nor the timer arms the other after it is set
+ * @stack_head: where each replacement's entry in the kernel's stack of
+ *	patches for its function pointed once the patch was in place: the
+ *	stack's head, as long as no other livepatch sits on top
+ * @stacked_reported: a function taken over by another patch was reported
  * @watchdog: checks once a second that the kernel still calls us
  * @rtc_work: writes the system time into the RTC while synchronised
  * @rtc_timer: when to write it next; on CLOCK_REALTIME, as the kernel's,
@@ -65,6 +99,12 @@ struct lp {
 	u64 watched_seconds;
 	unsigned int stalled_for;
 	bool stall_reported;
+	bool handed_over;
+	bool unpatched;
+	struct list_head *stack_head[LP_NFUNCS];
+	bool stacked_reported;
+	raw_spinlock_t rtc_lock;
+	bool rtc_off;
 	struct delayed_work watchdog;
 	struct work_struct rtc_work;
 	struct hrtimer rtc_timer;
@@ -72,6 +112,7 @@ struct lp {
 
 static struct lp lp = {
 	.lock = __RAW_SPIN_LOCK_UNLOCKED(lp.lock),
+	.rtc_lock = __RAW_SPIN_LOCK_UNLOCKED(lp.rtc_lock),
 };
 
 /*
@@ -126,46 +167,22 @@ static void lp_ntp_clear(void)
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 }
 
-/* What the kernel records for the audit log of an NTP change. */
-static void lp_audit_snapshot(struct audit_ntp_data *ad,
-			      const struct discipline *disc, s32 tai,
-			      bool adjtime, bool after)
-{
-	void (*set)(struct audit_ntp_data *, enum audit_ntp_type, long long) =
-		after ? audit_ntp_set_new : audit_ntp_set_old;
-
-	if (adjtime) {
-		set(ad, AUDIT_NTP_ADJUST, disc->time_adjust);
-		return;
-	}
-	set(ad, AUDIT_NTP_OFFSET, disc->time_offset);
-	set(ad, AUDIT_NTP_FREQ, disc->time_freq);
-	set(ad, AUDIT_NTP_STATUS, disc->time_status);
-	set(ad, AUDIT_NTP_TAI, tai);
-	set(ad, AUDIT_NTP_TICK, disc->tick_usec);
-}
-
 static int lp_do_adjtimex(struct __kernel_timex *txc,
 			  const struct timespec64 *ts, s32 *time_tai,
 			  struct audit_ntp_data *ad)
 {
-	bool adjtime = txc->modes & DISC_ADJ_ADJTIME;
-	bool audited = adjtime ? !(txc->modes & DISC_ADJ_READONLY) :
-				 txc->modes;
 	unsigned long flags;
 	int ret;
 
 	raw_spin_lock_irqsave(&lp.lock, flags);
-	if (audited)
-		lp_audit_snapshot(ad, &lp.disc, *time_tai, adjtime, false);
+	ntpdisc_audit_snapshot(ad, &lp.disc, *time_tai, txc, false);
 	/*
 	 * The timekeeper's second, as the kernel's NTP code reads it; on a
 	 * 64-bit kernel this is a plain load, safe inside the write section.
 	 */
 	ret = discipline_adjtimex(&lp.disc, txc, ts, ktime_get_real_seconds(),
 				  time_tai);
-	if (audited)
-		lp_audit_snapshot(ad, &lp.disc, *time_tai, adjtime, true);
+	ntpdisc_audit_snapshot(ad, &lp.disc, *time_tai, txc, true);
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	return ret;
 }
@@ -181,26 +198,74 @@ static bool lp_synced(void)
 	return synced;
 }
 
+/* Queue the RTC update, unless it is stopped. */
+static void lp_rtc_queue(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.rtc_lock, flags);
+	if (!lp.rtc_off)
+		queue_work(system_freezable_power_efficient_wq, &lp.rtc_work);
+	raw_spin_unlock_irqrestore(&lp.rtc_lock, flags);
+}
+
 /* Start the RTC updates when synchronised, unless they run already. */
 static void lp_rtc_kick(void)
 {
 	if (lp_synced() && !hrtimer_is_queued(&lp.rtc_timer))
-		queue_work(system_freezable_power_efficient_wq, &lp.rtc_work);
+		lp_rtc_queue();
+}
+
+/* Aim the RTC update at @when, unless it is stopped. */
+static void lp_rtc_arm(ktime_t when)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.rtc_lock, flags);
+	if (!lp.rtc_off)
+		hrtimer_start(&lp.rtc_timer, when, HRTIMER_MODE_ABS);
+	raw_spin_unlock_irqrestore(&lp.rtc_lock, flags);
+}
+
+/*
+ * With @rtc_off set under @rtc_lock, neither the timer nor the work arms
+ * the other again: each, pending or running, is waited for, and nothing
+ * is left behind.
+ */
+static void lp_rtc_stop(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.rtc_lock, flags);
+	lp.rtc_off = true;
+	raw_spin_unlock_irqrestore(&lp.rtc_lock, flags);
+	hrtimer_cancel(&lp.rtc_timer);
+	cancel_work_sync(&lp.rtc_work);
+}
+
+/*
+ * After an adjtimex request, as the kernel's ntp_notify_cmos_timer(): from
+ * 6.12 on, a step invalidates the RTC write planned for the old time.
+ */
+static void lp_rtc_notify(bool offset_set)
+{
+#ifdef NTPDISC_SERIES_6_12
+	if (offset_set)
+		hrtimer_cancel(&lp.rtc_timer);
+#endif
+	lp_rtc_kick();
 }
 
 /* Called by do_adjtimex() outside the timekeeper's lock. */
 #ifdef NTPDISC_SERIES_6_12
 static void lp_ntp_notify_cmos_timer(bool offset_set)
 {
-	/* A step invalidates the RTC write planned for the old time. */
-	if (offset_set)
-		hrtimer_cancel(&lp.rtc_timer);
-	lp_rtc_kick();
+	lp_rtc_notify(offset_set);
 }
 #else
 static void lp_ntp_notify_cmos_timer(void)
 {
-	lp_rtc_kick();
+	lp_rtc_notify(false);
 }
 #endif
 
@@ -225,8 +290,88 @@ static struct klp_func lp_funcs[] = {
 	{ }
 };
 
+static_assert(ARRAY_SIZE(lp_funcs) == LP_NFUNCS + 1);
+
+/*
+ * Another livepatch on top of ours for any one function runs instead of
+ * ours: the kernel's stack of patches for it no longer starts with our
+ * entry. Only a pointer is compared; nothing of the stack is followed.
+ * Returns the name of the first such function, or NULL.
+ */
+static const char *lp_overridden(void)
+{
+	int i;
+
+	for (i = 0; i < LP_NFUNCS; i++)
+		if (lp.stack_head[i] &&
+		    READ_ONCE(lp_funcs[i].stack_node.prev) != lp.stack_head[i])
+			return lp_funcs[i].old_name;
+	return NULL;
+}
+
+/*
+ * The patch going away without a release, by "echo 0 >
+ * /sys/kernel/livepatch/ntpdisc/enabled": once no task runs our code
+ * any more the kernel's discipline is back in charge, from the state it
+ * had when ntpdisc took over. Stop what runs on our behalf, and say so:
+ * the device refuses changes from now on.
+ */
+static void lp_post_unpatch(struct klp_object *obj)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	lp.unpatched = true;
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	/* Nothing of ours is called any more: nothing to watch. */
+	cancel_delayed_work_sync(&lp.watchdog);
+	lp_rtc_stop();
+	pr_notice("livepatch disabled: the kernel's own discipline steers the clock again, from its state before ntpdisc took over; /dev/ntpdisc now refuses changes (ENODEV)\n");
+}
+
+/*
+ * Before the first task runs our code: the kernel's current tick length
+ * carries this second's phase and adjtime terms, which the state handed
+ * over does not (only what is left after them). Its own function, not
+ * yet patched, tells; the rest of this second then runs at the same
+ * rate, and the next second goes on from the adopted remainders.
+ */
+static int lp_pre_patch(struct klp_object *obj)
+{
+	u64 (*kernel_tick_length)(void) = (void *)lp_funcs[0].old_func;
+	unsigned long flags;
+	u64 length;
+
+	if (!lp.handed_over || !kernel_tick_length)
+		return 0;
+	length = kernel_tick_length();
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	discipline_set_terms(&lp.disc, length);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return 0;
+}
+
+/*
+ * Once every task runs our code: remember the head of each function's
+ * stack of patches, which our entry follows while we are on top.
+ */
+static void lp_post_patch(struct klp_object *obj)
+{
+	int i;
+
+	for (i = 0; i < LP_NFUNCS; i++)
+		lp.stack_head[i] = READ_ONCE(lp_funcs[i].stack_node.prev);
+}
+
 static struct klp_object lp_objs[] = {
-	{ .funcs = lp_funcs },	/* vmlinux */
+	{
+		.funcs = lp_funcs,	/* vmlinux */
+		.callbacks = {
+			.pre_patch = lp_pre_patch,
+			.post_patch = lp_post_patch,
+			.post_unpatch = lp_post_unpatch,
+		},
+	},
 	{ }
 };
 
@@ -259,11 +404,29 @@ static void lp_rtc_sync_fn(struct work_struct *work)
 
 	if (!lp_synced())
 		return;
+#ifdef CONFIG_RTC_SYSTOHC
 	rtc = rtc_class_open(CONFIG_RTC_SYSTOHC_DEVICE);
+#else
+	/* The kernel only writes the RTC of CONFIG_RTC_SYSTOHC_DEVICE. */
+	rtc = NULL;
+#endif
 	if (!rtc)
 		return;
+	/* An RTC that cannot be set is not tried again, as the kernel does. */
+	if (!rtc->ops || !rtc->ops->set_time) {
+		rtc_class_close(rtc);
+		return;
+	}
 
 	ktime_get_real_ts64(&now);
+	if (testonly_rtc_period_ms) {
+		rtc_time64_to_tm(now.tv_sec, &tm);
+		rtc_set_time(rtc, &tm);
+		rtc_class_close(rtc);
+		lp_rtc_arm(ktime_add_ms(timespec64_to_ktime(now),
+					testonly_rtc_period_ms));
+		return;
+	}
 	write_ns = (NSEC_PER_SEC - rtc->set_offset_nsec % NSEC_PER_SEC) %
 		   NSEC_PER_SEC;
 	/* Signed distance from the nearest write moment. */
@@ -289,13 +452,12 @@ static void lp_rtc_sync_fn(struct work_struct *work)
 		next_sec = now.tv_sec + (now.tv_nsec < write_ns ? 0 : 1);
 	}
 	rtc_class_close(rtc);
-	hrtimer_start(&lp.rtc_timer, ktime_set(next_sec, write_ns),
-		      HRTIMER_MODE_ABS);
+	lp_rtc_arm(ktime_set(next_sec, write_ns));
 }
 
 static enum hrtimer_restart lp_rtc_timer_fn(struct hrtimer *timer)
 {
-	queue_work(system_freezable_power_efficient_wq, &lp.rtc_work);
+	lp_rtc_queue();
 	return HRTIMER_NORESTART;
 }
 
@@ -306,6 +468,7 @@ static enum hrtimer_restart lp_rtc_timer_fn(struct hrtimer *timer)
  */
 static void lp_watchdog_fn(struct work_struct *work)
 {
+	const char *over;
 	unsigned long flags;
 	u64 seconds;
 	int leap;
@@ -321,6 +484,15 @@ static void lp_watchdog_fn(struct work_struct *work)
 	else if (leap > 0)
 		pr_notice("Clock: deleted leap second 23:59:59 UTC\n");
 
+	over = lp_overridden();
+	if (over && !lp.stacked_reported) {
+		pr_warn("another livepatch has taken over %s from ntpdisc's: ntpdisc's discipline no longer steers the clock as it reports\n",
+			over);
+		lp.stacked_reported = true;
+	} else if (!over) {
+		lp.stacked_reported = false;
+	}
+
 	if (seconds != lp.watched_seconds) {
 		lp.watched_seconds = seconds;
 		lp.stalled_for = 0;
@@ -333,7 +505,10 @@ static void lp_watchdog_fn(struct work_struct *work)
 	schedule_delayed_work(&lp.watchdog, HZ);
 }
 
-/* Whether @now is within LP_LEAP_GUARD_SEC of a leap @disc may apply. */
+/*
+ * Whether @now is within LP_TRANSITION_GUARD_SEC before, or
+ * LP_LEAP_GUARD_SEC after, a leap @disc may apply.
+ */
 static bool lp_near_leap(const struct discipline *disc, time64_t now)
 {
 	time64_t into_day = now % 86400;
@@ -342,7 +517,7 @@ static bool lp_near_leap(const struct discipline *disc, time64_t now)
 	    disc->time_state != TIME_OOP)
 		return false;
 	return into_day < LP_LEAP_GUARD_SEC ||
-	       into_day >= 86400 - 1 - LP_LEAP_GUARD_SEC;
+	       into_day >= 86400 - 1 - LP_TRANSITION_GUARD_SEC;
 }
 
 static void lp_prepare(const struct discipline_handover *from)
@@ -355,30 +530,38 @@ static void lp_prepare(const struct discipline_handover *from)
 	} else {
 		pr_info("taking over with the kernel's boot defaults (no handover: use 'ntpdisc load' to keep the current frequency)\n");
 	}
+	lp.handed_over = !!from;
+	lp.unpatched = false;
+	lp.rtc_off = false;
+	lp.stacked_reported = false;
+	memset(lp.stack_head, 0, sizeof(lp.stack_head));
 	INIT_DELAYED_WORK(&lp.watchdog, lp_watchdog_fn);
 	INIT_WORK(&lp.rtc_work, lp_rtc_sync_fn);
-	hrtimer_init(&lp.rtc_timer, CLOCK_REALTIME, HRTIMER_MODE_ABS);
-	lp.rtc_timer.function = lp_rtc_timer_fn;
+	hrtimer_setup(&lp.rtc_timer, lp_rtc_timer_fn, CLOCK_REALTIME,
+		      HRTIMER_MODE_ABS);
+}
+
+/* vermagic ties us to one build; this names the series we were written for. */
+static const char *lp_unusable(void)
+{
+	const char *release = init_utsname()->release;
+
+#ifdef NTPDISC_SERIES_6_12
+	if (strncmp(release, "6.12.", 5))
+#else
+	if (strncmp(release, "6.1.", 4))
+#endif
+		return "the livepatch is built for another kernel series";
+	return NULL;
 }
 
 static int lp_start(void)
 {
-	const char *release = init_utsname()->release;
 	int ret;
 
-	/* vermagic ties us to one build; this names the series we know. */
-#ifdef NTPDISC_SERIES_6_12
-	if (strncmp(release, "6.12.", 5)) {
-#else
-	if (strncmp(release, "6.1.", 4)) {
-#endif
-		pr_err("built for another kernel series than %s; refusing to patch\n",
-		       release);
-		return -ENOEXEC;
-	}
 	if (lp_near_leap(&lp.disc, ktime_get_real_seconds())) {
-		pr_err("a leap second is due within %d s; load again after it\n",
-		       LP_LEAP_GUARD_SEC);
+		pr_err("a leap second is due within %d s, and the livepatch transition could straddle it; load again after it\n",
+		       LP_TRANSITION_GUARD_SEC);
 		return -EBUSY;
 	}
 
@@ -392,14 +575,12 @@ static int lp_start(void)
 	return 0;
 }
 
+/* Also after a failed start: then nothing runs, and this finds nothing. */
 static void lp_stop(void)
 {
 	/* The patch is gone by now: nothing can queue these again. */
 	cancel_delayed_work_sync(&lp.watchdog);
-	/* The work re-arms the timer and the timer queues the work. */
-	hrtimer_cancel(&lp.rtc_timer);
-	cancel_work_sync(&lp.rtc_work);
-	hrtimer_cancel(&lp.rtc_timer);
+	lp_rtc_stop();
 }
 
 /* CLOCK_TAI - CLOCK_REALTIME, which the timekeeper keeps in whole seconds. */
@@ -456,8 +637,8 @@ static int lp_setoffset(const struct __kernel_timex *txc)
 static int lp_adjtimex(struct __kernel_timex *txc)
 {
 	struct timespec64 ts, coarse;
+	struct audit_ntp_data ad;
 	unsigned long flags;
-	bool notify;
 	int ret;
 	s32 tai;
 
@@ -466,6 +647,9 @@ static int lp_adjtimex(struct __kernel_timex *txc)
 		return ret;
 	if (!(txc->modes & DISC_ADJ_ADJTIME) && (txc->modes & ADJ_TAI))
 		return -EOPNOTSUPP;
+	/* A change would steer nothing once the kernel's code is back. */
+	if (READ_ONCE(lp.unpatched) && discipline_changes(txc))
+		return -ENODEV;
 
 	if (txc->modes & ADJ_SETOFFSET) {
 		ret = lp_setoffset(txc);
@@ -478,13 +662,16 @@ static int lp_adjtimex(struct __kernel_timex *txc)
 	ktime_get_coarse_real_ts64(&coarse);
 	tai = lp_read_tai();
 
+	audit_ntp_init(&ad);
 	raw_spin_lock_irqsave(&lp.lock, flags);
+	ntpdisc_audit_snapshot(&ad, &lp.disc, tai, txc, false);
 	ret = discipline_adjtimex(&lp.disc, txc, &ts, coarse.tv_sec, &tai);
-	notify = discipline_synced(&lp.disc);
+	ntpdisc_audit_snapshot(&ad, &lp.disc, tai, txc, true);
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	ntpdisc_audit_log(&ad);
 
-	if (notify)
-		lp_rtc_kick();
+	/* The system call's path, a step through the device included. */
+	lp_rtc_notify(txc->modes & ADJ_SETOFFSET);
 	return ret;
 }
 
@@ -503,13 +690,16 @@ static void lp_output(struct ntpdisc_output *out)
 	out->updates = lp.seconds;
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	out->last_second = ktime_get_real_seconds();
-	if (lp.stall_reported)
+	if (lp.stall_reported || lp.stacked_reported)
 		out->flags |= NTPDISC_OUTPUT_STALLED;
+	if (READ_ONCE(lp.unpatched))
+		out->flags |= NTPDISC_OUTPUT_RELEASED;
 }
 
 const struct ntpdisc_actuator ntpdisc_livepatch = {
 	.name = "livepatch",
 	.steer = NTPDISC_STEER_LIVEPATCH,
+	.unusable = lp_unusable,
 	.prepare = lp_prepare,
 	.start = lp_start,
 	.stop = lp_stop,

@@ -9,6 +9,7 @@
 #ifndef _NTPDISC_NTPDISC_H
 #define _NTPDISC_NTPDISC_H
 
+#include <linux/ktime.h>
 #include <linux/time64.h>
 #include <linux/timex.h>
 #include <linux/types.h>
@@ -20,15 +21,15 @@
  * struct ntpdisc_actuator - one way of acting on the discipline's output
  * @name: the value of the steer= module parameter that selects it
  * @steer: NTPDISC_STEER_* reported in struct ntpdisc_output
- * @usable: optional; whether this machine can run the actuator (says why
- *	not in dmesg); if not, the shadow actuator runs instead
+ * @unusable: optional; why this machine cannot run the actuator, or NULL
+ *	if it can. A steer= that names it then fails the load; without
+ *	steer= the next actuator is tried
  * @prepare: set up the discipline, from @from when the loader handed the
  *	kernel's discipline over, else from the boot defaults; touches
  *	nothing else and cannot fail
- * @start: take over; called once at load, after the device exists, as
- *	the last step, so that it is the only one that need not be undone;
- *	may fail
- * @stop: let go; undoes @start completely
+ * @start: take over; called once at load, after the device exists but
+ *	before anyone can open it, as the last step that may fail
+ * @stop: let go; undoes @start completely, also a @start that failed
  * @release: optional; stop steering but keep answering, so that the
  *	module can be removed; NTPDISC_RELEASE
  * @adjtimex: adjtimex(2) on the discipline, checks and privileges
@@ -39,7 +40,7 @@
 struct ntpdisc_actuator {
 	const char *name;
 	u32 steer;
-	bool (*usable)(void);
+	const char *(*unusable)(void);
 	void (*prepare)(const struct discipline_handover *from);
 	int (*start)(void);
 	void (*stop)(void);
@@ -58,6 +59,27 @@ extern const struct ntpdisc_actuator ntpdisc_clocksource;
 #endif
 
 bool ntpdisc_may_set_time(void);
+
+struct audit_ntp_data;
+void ntpdisc_audit_snapshot(struct audit_ntp_data *ad,
+			    const struct discipline *disc, s32 tai,
+			    const struct __kernel_timex *txc, bool after);
+void ntpdisc_audit_log(const struct audit_ntp_data *ad);
+
+/**
+ * struct ntpdisc_offsets - the clocks' offsets from CLOCK_MONOTONIC
+ * @real: CLOCK_REALTIME - CLOCK_MONOTONIC
+ * @boot: CLOCK_BOOTTIME - CLOCK_MONOTONIC: the time spent asleep
+ */
+struct ntpdisc_offsets {
+	ktime_t real;
+	ktime_t boot;
+};
+
+void ntpdisc_read_offsets(struct ntpdisc_offsets *offs);
+bool ntpdisc_offsets_still(const struct ntpdisc_offsets *offs);
+s64 ntpdisc_offsets_moved(struct ntpdisc_offsets *seen,
+			  const struct ntpdisc_offsets *now, s64 *slept_ns);
 
 /* The benchmark's debugfs file (debug.c) and what it may measure. */
 void ntpdisc_debug_init(void);

@@ -8,12 +8,14 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/audit.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/printk.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
 
+#include "compat.h"
 #include "discipline.h"
 #include "ntpdisc.h"
 
@@ -32,8 +34,7 @@
  * @lock: serialises the discipline between the timer and requests
  * @disc: the discipline
  * @tai: its TAI - UTC offset (the kernel keeps this in the timekeeper)
- * @offs_real: CLOCK_REALTIME - CLOCK_MONOTONIC when last looked at; a
- *	change means someone set the clock
+ * @offs: the clocks' offsets from CLOCK_MONOTONIC when last looked at
  * @last_second: the timekeeper's second the discipline was last
  *	advanced to
  * @updates: seconds advanced since load
@@ -46,7 +47,7 @@ struct shadow {
 	raw_spinlock_t lock;
 	struct discipline disc;
 	s32 tai;
-	ktime_t offs_real;
+	struct ntpdisc_offsets offs;
 	time64_t last_second;
 	u64 updates;
 	u64 clock_sets;
@@ -65,6 +66,7 @@ static struct shadow shadow = {
 struct shadow_now {
 	ktime_t mono;
 	ktime_t real;
+	struct ntpdisc_offsets offs;
 	struct timespec64 ts;
 	time64_t xtime_sec;
 };
@@ -74,11 +76,11 @@ static void shadow_read_clock(struct shadow_now *now)
 	struct timespec64 coarse;
 
 	do {
+		ntpdisc_read_offsets(&now->offs);
 		now->mono = ktime_get();
-		now->real = ktime_mono_to_any(now->mono, TK_OFFS_REAL);
 		ktime_get_coarse_real_ts64(&coarse);
-	} while (ktime_compare(ktime_mono_to_any(0, TK_OFFS_REAL),
-			       ktime_sub(now->real, now->mono)));
+	} while (!ntpdisc_offsets_still(&now->offs));
+	now->real = ktime_add(now->mono, now->offs.real);
 	now->ts = ktime_to_timespec64(now->real);
 	now->xtime_sec = coarse.tv_sec;
 }
@@ -138,23 +140,72 @@ static bool shadow_kernel_leap(s64 step_ns, time64_t sec,
 	return false;
 }
 
-/* Bring the discipline up to @now; caller holds the lock. */
-static void shadow_sync(const struct shadow_now *now,
+/*
+ * Bring the discipline up to @now; caller holds the lock. Returns true
+ * when the clock was set since the last look.
+ */
+static bool shadow_sync(const struct shadow_now *now,
 			struct shadow_leaps *leaps)
 {
-	ktime_t offs_real = ktime_sub(now->real, now->mono);
-	s64 step_ns = ktime_to_ns(ktime_sub(offs_real, shadow.offs_real));
+	s64 slept_ns, step_ns;
+	bool set = false;
 
-	if (step_ns) {
-		shadow.offs_real = offs_real;
-		if (!shadow_kernel_leap(step_ns, now->xtime_sec, leaps)) {
-			/* Seconds skipped by a set are never accounted. */
-			discipline_clear(&shadow.disc);
-			shadow.last_second = now->xtime_sec;
-			shadow.clock_sets++;
-		}
+	step_ns = ntpdisc_offsets_moved(&shadow.offs, &now->offs, &slept_ns);
+	if (slept_ns) {
+		/*
+		 * The kernel's discipline runs no second of a suspend: the
+		 * seconds awake since the last look count (to the second:
+		 * where in its second the suspend began is not known), the
+		 * ones asleep are skipped.
+		 */
+		shadow_advance_to(now->xtime_sec - div_s64(slept_ns +
+				  NSEC_PER_SEC / 2, NSEC_PER_SEC), leaps);
+		shadow.last_second = max(shadow.last_second, now->xtime_sec);
+	}
+	if (step_ns && !shadow_kernel_leap(step_ns, now->xtime_sec, leaps)) {
+		/* Seconds skipped by a set are never accounted. */
+		discipline_clear(&shadow.disc);
+		shadow.last_second = now->xtime_sec;
+		shadow.clock_sets++;
+		set = true;
 	}
 	shadow_advance_to(now->xtime_sec, leaps);
+	return set;
+}
+
+/* When the timer should look next, seen from @now. */
+static ktime_t shadow_next_look(const struct shadow_now *now)
+{
+	u64 wait_ns;
+
+	if (now->xtime_sec < now->ts.tv_sec)
+		wait_ns = SHADOW_RETRY_NS;
+	else
+		wait_ns = NSEC_PER_SEC - now->ts.tv_nsec + SHADOW_TICK_SLACK_NS;
+	return ktime_add_ns(now->mono, wait_ns);
+}
+
+/*
+ * A request saw the clock set: the timer still aims at the boundary of
+ * the clock before the set. After a set back, the boundary the clock
+ * crosses next comes sooner, and the kernel updates its discipline
+ * there; a second set before the timer's old aim would then make that
+ * update look like part of the set. Aim at the new boundary. Under the
+ * lock, as the timer's own re-arming is (shadow_tick()).
+ */
+static void shadow_reaim(const struct shadow_now *now)
+{
+	hrtimer_start(&shadow.timer, shadow_next_look(now),
+		      HRTIMER_MODE_ABS_HARD);
+}
+
+/* A request's look at the clock; caller holds the lock. */
+static void shadow_request_sync(struct shadow_now *now,
+				struct shadow_leaps *leaps)
+{
+	shadow_read_clock(now);
+	if (shadow_sync(now, leaps))
+		shadow_reaim(now);
 }
 
 static void shadow_report(const struct shadow_leaps *leaps)
@@ -167,29 +218,28 @@ static void shadow_report(const struct shadow_leaps *leaps)
 
 static enum hrtimer_restart shadow_tick(struct hrtimer *timer)
 {
+	enum hrtimer_restart restart = HRTIMER_NORESTART;
 	struct shadow_leaps leaps = {};
 	struct shadow_now now;
 	unsigned long flags;
-	u64 wait_ns;
 
 	raw_spin_lock_irqsave(&shadow.lock, flags);
 	shadow_read_clock(&now);
 	shadow_sync(&now, &leaps);
+	/* Unless a request has re-aimed it meanwhile (shadow_reaim()). */
+	if (!hrtimer_is_queued(timer)) {
+		hrtimer_set_expires(timer, shadow_next_look(&now));
+		restart = HRTIMER_RESTART;
+	}
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
-
-	if (now.xtime_sec < now.ts.tv_sec)
-		wait_ns = SHADOW_RETRY_NS;
-	else
-		wait_ns = NSEC_PER_SEC - now.ts.tv_nsec + SHADOW_TICK_SLACK_NS;
-	hrtimer_set_expires(timer, ktime_add_ns(now.mono, wait_ns));
-	return HRTIMER_RESTART;
+	return restart;
 }
 
 /*
  * ADJ_SETOFFSET in shadow mode: validated against the real clock as the
- * kernel would, and the discipline is cleared as after a step, even when
- * the step is refused (Linux 6.1 clears there too), but nothing is
+ * kernel would, and the discipline is cleared as after a step (also when
+ * the step is refused, where the kernel's series does), but nothing is
  * stepped.
  */
 static int shadow_setoffset(const struct __kernel_timex *txc)
@@ -205,11 +255,11 @@ static int shadow_setoffset(const struct __kernel_timex *txc)
 		return ret;
 
 	raw_spin_lock_irqsave(&shadow.lock, flags);
-	shadow_read_clock(&now);
-	shadow_sync(&now, &leaps);
+	shadow_request_sync(&now, &leaps);
 	wall_to_mono = ktime_to_timespec64(ktime_sub(now.mono, now.real));
 	ret = discipline_setoffset_check(&now.ts, &wall_to_mono, &delta);
-	discipline_clear(&shadow.disc);
+	if (!ret || ntpdisc_refused_set_clears_ntp())
+		discipline_clear(&shadow.disc);
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
 	return ret;
@@ -218,6 +268,7 @@ static int shadow_setoffset(const struct __kernel_timex *txc)
 static int shadow_adjtimex(struct __kernel_timex *txc)
 {
 	struct shadow_leaps leaps = {};
+	struct audit_ntp_data ad;
 	struct shadow_now now;
 	unsigned long flags;
 	int ret;
@@ -232,13 +283,16 @@ static int shadow_adjtimex(struct __kernel_timex *txc)
 			return ret;
 	}
 
+	audit_ntp_init(&ad);
 	raw_spin_lock_irqsave(&shadow.lock, flags);
-	shadow_read_clock(&now);
-	shadow_sync(&now, &leaps);
+	shadow_request_sync(&now, &leaps);
+	ntpdisc_audit_snapshot(&ad, &shadow.disc, shadow.tai, txc, false);
 	ret = discipline_adjtimex(&shadow.disc, txc, &now.ts, now.xtime_sec,
 				  &shadow.tai);
+	ntpdisc_audit_snapshot(&ad, &shadow.disc, shadow.tai, txc, true);
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
+	ntpdisc_audit_log(&ad);
 	return ret;
 }
 
@@ -269,7 +323,7 @@ static void shadow_prepare(const struct discipline_handover *from)
 	shadow.updates = 0;
 	shadow.clock_sets = 0;
 	shadow_read_clock(&now);
-	shadow.offs_real = ktime_sub(now.real, now.mono);
+	shadow.offs = now.offs;
 	shadow.last_second = now.xtime_sec;
 	if (from) {
 		/* An adopted PLL counts its next interval from now. */
@@ -287,11 +341,9 @@ static int shadow_start(void)
 	struct shadow_now now;
 
 	shadow_read_clock(&now);
-	hrtimer_init(&shadow.timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
-	shadow.timer.function = shadow_tick;
-	hrtimer_start(&shadow.timer,
-		      ktime_add_ns(now.mono, NSEC_PER_SEC - now.ts.tv_nsec +
-				   SHADOW_TICK_SLACK_NS),
+	hrtimer_setup(&shadow.timer, shadow_tick, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_ABS_HARD);
+	hrtimer_start(&shadow.timer, shadow_next_look(&now),
 		      HRTIMER_MODE_ABS_HARD);
 	return 0;
 }

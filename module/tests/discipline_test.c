@@ -172,6 +172,32 @@ static void test_validation(void)
 	}
 }
 
+/* What a refused change must cover: everything but the two reads. */
+static void test_changes(void)
+{
+	static const struct {
+		unsigned int modes;
+		bool changes;
+	} v[] = {
+		{ 0, false },
+		{ 0xa001, false },	/* ADJ_OFFSET_SS_READ */
+		{ 0x8001, true },	/* ADJ_OFFSET_SINGLESHOT */
+		{ ADJ_FREQUENCY, true },
+		{ ADJ_NANO, true },
+		{ ADJ_SETOFFSET, true },
+		{ ADJ_TAI, true },
+	};
+	unsigned int i;
+	char name[64];
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		struct ntpdisc_timex tx = { .modes = v[i].modes };
+
+		snprintf(name, sizeof(name), "changes: modes %#x", v[i].modes);
+		CHECK_EQ(name, discipline_changes(&tx), v[i].changes);
+	}
+}
+
 static void test_setoffset_check(void)
 {
 	struct timespec64 now = { 1000, 500000000 };
@@ -578,6 +604,53 @@ static void test_leap_insert(void)
 	CHECK_EQ("insert: TIME_OK a second later", req(&f, 0, &tx), TIME_OK);
 }
 
+/*
+ * A handover carries the slews in progress and the leap state: an armed
+ * leap acts at the same midnight, one already done (TIME_WAIT with the
+ * flag still set) is not armed again for the next.
+ */
+static void test_adopt(void)
+{
+	const time64_t m = 1719792000;
+	struct discipline_handover from = {
+		.tick_usec = 10000, .status = STA_INS | STA_NANO | STA_PLL,
+		.constant = 2, .maxerror = 1000, .esterror = 10,
+		.offset_ns = 123456789, .adjust_us = -4321, .state = TIME_INS,
+	};
+	struct ntpdisc_timex tx = {};
+	struct fixture f;
+	int i, leaps = 0;
+
+	fixture_init(&f);
+	f.now = m - 100;
+	from.now_sec = f.now;
+	discipline_adopt(&f.disc, &from);
+	CHECK_EQ("adopt: TIME_INS kept", req(&f, 0, &tx), TIME_INS);
+	CHECK_EQ("adopt: offset in ns", tx.offset, 123456789);
+	CHECK_EQ("adopt: the same midnight", discipline_next_leap(&f.disc), m);
+	CHECK_EQ("adopt: adjtime left", req(&f, ADJ_OFFSET_SS_READ, &tx),
+		 TIME_INS);
+	CHECK_EQ("adopt: adjtime in us", tx.offset, -4321);
+	for (i = 0; i < 200; i++)
+		leaps += tick(&f) != 0;
+	CHECK_EQ("adopt: one leap", leaps, 1);
+
+	fixture_init(&f);
+	f.now = m + 5;
+	from.now_sec = f.now;
+	from.state = TIME_WAIT;
+	discipline_adopt(&f.disc, &from);
+	CHECK_EQ("adopt: TIME_WAIT kept", req(&f, 0, &tx), TIME_WAIT);
+	for (i = 0, leaps = 0; i < 2 * 86400; i++)
+		leaps += tick(&f) != 0;
+	CHECK_EQ("adopt: after a leap, none the next day", leaps, 0);
+
+	fixture_init(&f);
+	from.state = TIME_ERROR;
+	discipline_adopt(&f.disc, &from);
+	CHECK_EQ("adopt: unknown state is TIME_OK", f.disc.time_state, TIME_OK);
+}
+
 static void test_leap_delete(void)
 {
 	const time64_t m = 1719792000;
@@ -712,6 +785,7 @@ int main(void)
 	printf("TAP version 13\n");
 	test_boot_state();
 	test_validation();
+	test_changes();
 	test_setoffset_check();
 	test_frequency();
 	test_constant_and_tai();
@@ -722,6 +796,7 @@ int main(void)
 	test_adjtime();
 	test_maxerror();
 	test_leap_insert();
+	test_adopt();
 	test_leap_delete();
 	test_leap_deadlines();
 	test_random_invariants();

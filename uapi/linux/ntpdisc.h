@@ -20,9 +20,9 @@
  * (a clock set a few microseconds after the reading, not the kernel's
  * in-lock step); and a new frequency or tick takes effect at the next
  * tick rather than at once. Modes other than 0 and ADJ_OFFSET_SS_READ need
- * CAP_SYS_TIME, checked like the kernel's adjtimex. On top of that, the
- * POSIX clock layer refuses clock_adjtime with modes != 0 with EACCES when
- * the descriptor was not opened for writing; the ioctl has no such rule.
+ * CAP_SYS_TIME, checked like the kernel's adjtimex. On top of that, both
+ * refuse modes != 0 with EACCES when the descriptor was not opened for
+ * writing, as the POSIX clock layer does for clock_adjtime.
  *
  * Ioctl type 0xB9 is not assigned in the kernel's registry
  * (Documentation/userspace-api/ioctl/ioctl-number.rst, checked on 6.1:
@@ -158,7 +158,12 @@ struct ntpdisc_output {
 
 /* The kernel stopped running the discipline (another livepatch took over). */
 #define NTPDISC_OUTPUT_STALLED		0x1
-/* steer=clocksource: the timekeeper no longer runs on ntpdisc's clocksource. */
+/*
+ * ntpdisc no longer steers: with steer=clocksource the timekeeper no
+ * longer runs on its clocksource (released, or the TSC found unstable);
+ * with steer=livepatch the patch was disabled without "ntpdisc release",
+ * and changes through the device fail with ENODEV.
+ */
 #define NTPDISC_OUTPUT_RELEASED		0x2
 
 /**
@@ -185,7 +190,8 @@ struct ntpdisc_sample {
  * steer=clocksource: hand the timekeeper back to the best other
  * clocksource, after which the module can be removed. The device keeps
  * answering without steering (ADJ_SETOFFSET then fails with EOPNOTSUPP).
- * Needs CAP_SYS_TIME; EOPNOTSUPP with other actuators.
+ * Needs a writable descriptor (EACCES) and CAP_SYS_TIME; EOPNOTSUPP with
+ * other actuators.
  */
 #define NTPDISC_RELEASE		_IO(NTPDISC_IOC_MAGIC, 0x03)
 /* One consistent sample of the raw counter, CLOCK_MONOTONIC, CLOCK_REALTIME. */
