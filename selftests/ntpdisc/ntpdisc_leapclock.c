@@ -92,6 +92,11 @@ static __s64 step_tol(void)
  */
 #define STALL_NS	ND_MSEC(50)
 #define TRIES		3
+/*
+ * Fewer clean reads than this on either side of the leap: the host was
+ * too busy to measure offsets, and a failure says nothing; try again.
+ */
+#define MIN_CLEAN	100
 
 static __s64 M;		/* the midnight, s */
 static __s64 off;	/* REALTIME - MONOTONIC before the leap, ns */
@@ -181,12 +186,17 @@ static void sample_adjtimex(struct seen *s)
  * A clean read: all five within 4 us, or within twice the fastest seen so
  * far where the reads are system calls on a busy host (so that a clean
  * read stays possible), but never beyond 8 us: the first reads, on cold
- * code, are slow, and the fastest seen is large then.
+ * code, are slow, and the fastest seen is large then. With the
+ * clocksource backend every read is a system call (its clock has no vDSO
+ * mode), five of them take 5 to 9 us under emulation, so up to 12 us,
+ * still below CONT_TOL.
  */
 static __s64 clean_window(__s64 fastest)
 {
+	__s64 cap = nd_cs_mode() ? ND_US(12) : ND_US(8);
+
 	return fastest * 2 < ND_US(4) ? ND_US(4) :
-	       fastest * 2 > ND_US(8) ? ND_US(8) : fastest * 2;
+	       fastest * 2 > cap ? cap : fastest * 2;
 }
 
 /*
@@ -420,7 +430,8 @@ FIXTURE_TEARDOWN(leap)
 }
 
 static int run_leap(struct __test_metadata *_metadata,
-		    FIXTURE_DATA(leap) * self, bool insert, __s64 *stall)
+		    FIXTURE_DATA(leap) * self, bool insert, __s64 *stall,
+		    long *clean)
 {
 	static struct seen s;
 	const int dir = insert ? 1 : -1;
@@ -467,6 +478,7 @@ static int run_leap(struct __test_metadata *_metadata,
 		pthread_join(th[i], NULL);
 
 	*stall = s.max_gap;
+	*clean = s.clean_pre < s.clean_post ? s.clean_pre : s.clean_post;
 	/* Clear the flag: TIME_OK from the next second. */
 	ret = write_status(0);
 	if (ret != TIME_WAIT) {
@@ -626,15 +638,23 @@ static void leap_test(struct __test_metadata *_metadata,
 {
 	__s64 stall;
 	int tries, bad;
+	long clean;
 
 	for (tries = 1; tries <= TRIES; tries++) {
 		stall = 0;
-		bad = run_leap(_metadata, self, insert, &stall);
+		clean = 0;
+		bad = run_leap(_metadata, self, insert, &stall, &clean);
 		nd_log_flush();
-		if (!bad || stall < STALL_NS || tries == TRIES)
+		if (!bad || tries == TRIES)
 			break;
-		nd_log("the guest stalled for %.0f ms: trying again (%d of %d)",
-		       stall / 1e6, tries + 1, TRIES);
+		if (stall >= STALL_NS)
+			nd_log("the guest stalled for %.0f ms: trying again (%d of %d)",
+			       stall / 1e6, tries + 1, TRIES);
+		else if (clean < MIN_CLEAN)
+			nd_log("only %ld clean reads on one side of the leap: trying again (%d of %d)",
+			       clean, tries + 1, TRIES);
+		else
+			break;
 	}
 	EXPECT_EQ(0, bad);
 }

@@ -128,12 +128,39 @@ static int poll_state(unsigned int modes, struct timex *tx, __s64 *r1)
 	return ret;
 }
 
-/* Phase at rest, from one update on (no earlier slew left), 0.7 s. */
+/* Least-squares slope of @y against @x, in ppm (ns per ms). */
+static double slope_ppm(const __s64 *x, const __s64 *y, int n)
+{
+	double mx = 0, my = 0, sxx = 0, sxy = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		mx += (double)(x[i] - x[0]);
+		my += (double)(y[i] - y[0]);
+	}
+	mx /= n;
+	my /= n;
+	for (i = 0; i < n; i++) {
+		double dx = (double)(x[i] - x[0]) - mx;
+
+		sxx += dx * dx;
+		sxy += dx * ((double)(y[i] - y[0]) - my);
+	}
+	return sxx > 0 ? sxy / sxx * 1e6 : 0;
+}
+
+/*
+ * Phase at rest, from one update on (no earlier slew left), fitted to
+ * reads over 0.8 s of one second: two reads alone leave a few tenths of
+ * a ppm of read noise, as much as the slew rate's tolerance.
+ */
+#define REST_READS	25
 static double rest_drift(struct __test_metadata *_metadata)
 {
-	__s64 r0, r1, p0, p1, t;
+	__s64 raw[REST_READS], ph[REST_READS], r1, t;
 	struct timex tx;
 	long maxerr;
+	int i;
 
 	memset(&tx, 0, sizeof(tx));
 	tx.modes = ADJ_MAXERROR;
@@ -146,11 +173,11 @@ static double rest_drift(struct __test_metadata *_metadata)
 	} while (tx.maxerror == maxerr && r1 < t);
 	EXPECT_NE(maxerr, tx.maxerror);
 	t = nd_now_ns(CLOCK_REALTIME) / ND_NSEC_PER_SEC;
-	spin_to(t, 0.1);
-	p0 = phase_now(&r0);
-	spin_to(t, 0.8);
-	p1 = phase_now(&r1);
-	return (double)(p1 - p0) / (double)(r1 - r0) * 1e6;
+	for (i = 0; i < REST_READS; i++) {
+		spin_to(t, 0.1 + 0.7 * i / (REST_READS - 1));
+		ph[i] = phase_now(&raw[i]);
+	}
+	return slope_ppm(raw, ph, REST_READS);
 }
 
 /* Phase moved since the call, drift taken out. */
@@ -504,12 +531,11 @@ static int adjtime_run(struct __test_metadata *_metadata, bool unused,
 		       __s64 *stall)
 {
 	struct timeval delta = { .tv_sec = 0, .tv_usec = 8000 }, old;
-	const struct sample *a = NULL, *b = NULL;
+	__s64 p1, raw1, want, fit_raw[MAXSAMP], fit_ph[MAXSAMP];
 	static struct run r;
 	struct timex tx;
-	__s64 p1, raw1, want;
 	double rate, moved;
-	int k, i, bad = 0;
+	int k, i, nfit = 0, bad = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.kmax = 17;
@@ -550,25 +576,28 @@ static int adjtime_run(struct __test_metadata *_metadata, bool unused,
 	if (!r.ns)
 		return bad + 1;
 
-	/* The rate over about 3 s of the slew, and the whole 8 ms. */
+	/*
+	 * The rate, fitted to every sample while it is 500 ppm whenever the
+	 * updates ran (between update 1 and update 16), and the whole 8 ms.
+	 */
 	for (i = 0; i < r.ns; i++) {
+		if (r.s[i].nupd < 1)
+			continue;
 		k = r.u[r.s[i].nupd - 1].k;
 		if (k < 1 || k > 15)
 			continue;
-		if (!a)
-			a = &r.s[i];
-		else if (!b || r.s[i].raw - a->raw < ND_SEC(3))
-			b = &r.s[i];
+		fit_raw[nfit] = r.s[i].raw;
+		fit_ph[nfit] = r.s[i].ph;
+		nfit++;
 	}
-	if (!a || !b) {
+	if (nfit < 2 || fit_raw[nfit - 1] - fit_raw[0] < ND_SEC(3)) {
 		nd_log("FAIL: adjtime: no samples 3 s apart in the slew");
 		return bad + 1;
 	}
-	rate = (double)(b->ph - a->ph) / (double)(b->raw - a->raw) * 1e6 -
-	       r.drift;
+	rate = slope_ppm(fit_raw, fit_ph, nfit) - r.drift;
 	moved = moved_ns(&r, &r.s[r.ns - 1]);
-	nd_log("slew rate %.4f ppm over %.1f s (expected 500)", rate,
-	       (b->raw - a->raw) / 1e9);
+	nd_log("slew rate %.4f ppm, %d samples over %.1f s (expected 500)",
+	       rate, nfit, (fit_raw[nfit - 1] - fit_raw[0]) / 1e9);
 	nd_log("%.1f us slewed in all (8000 if updates were on the boundaries)",
 	       moved / 1e3);
 	if (fabs(rate - 500) > 0.5) {

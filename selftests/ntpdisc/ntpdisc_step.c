@@ -43,6 +43,14 @@
  */
 #define CS_STEP_TOL_NS	ND_US(200)
 #define CS_MONO_TOL_NS	ND_US(60)
+/*
+ * A rate over 0.8 s from reads of the clock: 0.5 ppm is 400 ns, within
+ * reach of reads through the vDSO; through a system call, as with the
+ * clocksource backend, the narrowest of eight reads still lands 0.8 ppm
+ * off at times under emulation (make check, 2026-12-02: 50.77 ppm for 50).
+ */
+#define RATE_TOL_PPM	0.5
+#define CS_RATE_TOL_PPM	1.0
 
 static __s64 step_tol(void)
 {
@@ -358,7 +366,8 @@ static void set_clears(struct __test_metadata *_metadata,
 	nd_log("%s: MONOTONIC moved %+lld ns against RAW", how,
 	       (long long)(p1 - p0));
 	EXPECT_LT(1000, before);
-	EXPECT_GT(0.5, fabs(after - FREQ_PPM));
+	EXPECT_GT(nd_cs_mode() ? CS_RATE_TOL_PPM : RATE_TOL_PPM,
+		  fabs(after - FREQ_PPM));
 	EXPECT_GT(mono_tol(), llabs(p1 - p0));
 	EXPECT_EQ(0, bad);
 }

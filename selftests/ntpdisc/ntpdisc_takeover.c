@@ -28,6 +28,7 @@
 #include "kselftest_harness.h"
 #include "linux/ntpdisc.h"
 #include "ntpdisc_cli.h"
+#include "ntpdisc_stepwatch.h"
 
 #define NS	1000000000LL
 
@@ -62,62 +63,6 @@ static void set_kernel(long freq, long tick, int status)
 	};
 
 	kernel_adjtimex(&tx);
-}
-
-/*
- * CLOCK_MONOTONIC - CLOCK_MONOTONIC_RAW, sampled in a tight loop: the
- * largest change between two samples beyond what the rate explains is a
- * step. Samples whose reads were interrupted (raw reads far apart) are
- * dropped, since emulation can stall any of them.
- */
-struct step_watch {
-	pthread_t thread;
-	int stop;
-	long long max_jump_ns;
-	long samples;
-};
-
-static void *step_watch_fn(void *arg)
-{
-	struct step_watch *w = arg;
-	long long prev = 0, prev_raw = 0;
-	bool have = false;
-
-	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
-		long long r0 = now_ns(CLOCK_MONOTONIC_RAW);
-		long long m = now_ns(CLOCK_MONOTONIC);
-		long long r1 = now_ns(CLOCK_MONOTONIC_RAW);
-		long long diff, jump;
-
-		if (r1 - r0 > 20000) {
-			have = false;
-			continue;
-		}
-		diff = m - (r0 + r1) / 2;
-		if (have && r0 - prev_raw < 2000000) {
-			/* 1000 ppm of the interval is rate, not a step. */
-			jump = llabs(diff - prev) - (r0 - prev_raw) / 1000;
-			if (jump > w->max_jump_ns)
-				w->max_jump_ns = jump;
-		}
-		prev = diff;
-		prev_raw = r0;
-		have = true;
-		w->samples++;
-	}
-	return NULL;
-}
-
-static void step_watch_start(struct step_watch *w)
-{
-	memset(w, 0, sizeof(*w));
-	pthread_create(&w->thread, NULL, step_watch_fn, w);
-}
-
-static void step_watch_stop(struct step_watch *w)
-{
-	__atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
-	pthread_join(w->thread, NULL);
 }
 
 /*
@@ -184,7 +129,7 @@ FIXTURE_TEARDOWN(takeover)
 /* The frequency carries over both ways; the clock neither steps nor lurches. */
 TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 {
-	struct step_watch watch;
+	struct nd_step_watch watch;
 	double before, during, again, after;
 	struct timex tx = { 0 };
 	int fd, i;
@@ -195,7 +140,7 @@ TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 	for (i = 0; i < 5 && fabs(before - (during = rate_ppm(2))) > 3; i++)
 		before = during;
 
-	step_watch_start(&watch);
+	nd_step_watch_start(&watch);
 	ASSERT_EQ(0, load());
 	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
 	ASSERT_LE(0, fd);
@@ -209,7 +154,7 @@ TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 	tx.freq = -20 * 65536;
 	ASSERT_LE(0, kernel_adjtimex(&tx));
 	ASSERT_EQ(0, release());
-	step_watch_stop(&watch);
+	nd_step_watch_stop(&watch);
 	ASSERT_FALSE(module_loaded());
 
 	memset(&tx, 0, sizeof(tx));
@@ -229,6 +174,130 @@ TEST_F_TIMEOUT(takeover, handover_both_ways, 120)
 	EXPECT_GT(10.0, fabs(after - before + 70.0));
 	EXPECT_LT(1000, watch.samples);
 	EXPECT_GT(100000, watch.max_jump_ns);
+}
+
+/*
+ * A takeover during a running adjtime slew and PLL phase slew (time
+ * constant 10, frequency held, so the rate is nearly constant): the slews
+ * go on in ntpdisc's discipline, and the clock's rate is the same after
+ * the load as before it.
+ */
+TEST_F_TIMEOUT(takeover, slews_carry_over, 120)
+{
+	struct timex tx = {
+		.modes = ADJ_STATUS | ADJ_TIMECONST | ADJ_OFFSET,
+		.status = STA_PLL | STA_FREQHOLD, .constant = 10,
+		.offset = 400000,
+	};
+	struct timex adj = { .modes = ADJ_OFFSET_SINGLESHOT, .offset = 200000 };
+	double before, during;
+	int fd;
+
+	ASSERT_LE(0, kernel_adjtimex(&tx));
+	ASSERT_LE(0, kernel_adjtimex(&adj));
+	sleep(1);
+	before = rate_ppm(2);
+	ASSERT_EQ(0, load());
+	during = rate_ppm(2);
+
+	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(&adj, 0, sizeof(adj));
+	adj.modes = ADJ_OFFSET_SS_READ;
+	EXPECT_EQ(-1, ioctl(fd, NTPDISC_ADJTIMEX, &adj));
+	close(fd);
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &adj));
+	memset(&tx, 0, sizeof(tx));
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &tx));
+	close(fd);
+	fprintf(stderr, "# rate before the load %.2f ppm, after %.2f ppm; adjtime left %ld us, offset %ld\n",
+		before, during, adj.offset, tx.offset);
+	/* 500 ppm of adjtime and 98 ppm of phase slew. */
+	EXPECT_LT(450.0, before);
+	EXPECT_GT(10.0, fabs(during - before));
+	EXPECT_LT(0, adj.offset);
+	EXPECT_LT(0, tx.offset);
+	EXPECT_EQ(0, release());
+}
+
+/* Sets the clock to @secs before the next UTC midnight. */
+static void before_midnight(int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 86400 - ts.tv_sec % 86400 - secs;
+	ts.tv_nsec = 0;
+	clock_settime(CLOCK_REALTIME, &ts);
+}
+
+/*
+ * A leap armed in the kernel: a load this close before it that the
+ * livepatch transition could straddle it (3 s, 10 s) is refused and
+ * leaves nothing; 60 s before, the load goes ahead, the leap stays armed
+ * and is inserted exactly once, at midnight.
+ */
+TEST_F_TIMEOUT(takeover, load_before_a_leap, 180)
+{
+	static const int refused[] = { 3, 10 };
+	/* Synchronised for long enough: a clock set makes maxerror 16 s. */
+	struct timex tx = { .modes = ADJ_STATUS | ADJ_MAXERROR,
+			    .status = STA_INS, .maxerror = 1000 };
+	long long real_mono0, real_mono1, t0 = now_ns(CLOCK_MONOTONIC);
+	long long keep = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC), t;
+	struct timex tai = { 0 };
+	struct ntpdisc_output out;
+	struct timespec ts;
+	int i, fd, state = -1;
+
+	ASSERT_LE(0, kernel_adjtimex(&tai));
+	for (i = 0; i < 2; i++) {
+		before_midnight(refused[i]);
+		ASSERT_LE(0, kernel_adjtimex(&tx));
+		EXPECT_NE(0, load());
+		EXPECT_FALSE(module_loaded());
+	}
+	before_midnight(60);
+	ASSERT_LE(0, kernel_adjtimex(&tx));
+	ASSERT_EQ(0, load());
+	real_mono0 = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(&tx, 0, sizeof(tx));
+	sleep(1);
+	EXPECT_EQ(TIME_INS, ioctl(fd, NTPDISC_ADJTIMEX, &tx));
+	/* Until 3 s past midnight, counting the second inserted. */
+	while (now_ns(CLOCK_MONOTONIC) - t0 < 200 * NS) {
+		memset(&tx, 0, sizeof(tx));
+		state = ioctl(fd, NTPDISC_ADJTIMEX, &tx);
+		if (tx.time.tv_sec % 86400 >= 3 && tx.time.tv_sec % 86400 < 60)
+			break;
+		usleep(200000);
+	}
+	real_mono1 = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	EXPECT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
+	close(fd);
+	fprintf(stderr, "# after the leap: state %d, CLOCK_REALTIME - CLOCK_MONOTONIC moved %.6f s\n",
+		state, (real_mono1 - real_mono0) / 1e9);
+	EXPECT_EQ(TIME_WAIT, state);
+	/* One second set back, and not two. */
+	EXPECT_GT(1000000LL, llabs(real_mono1 - real_mono0 + NS));
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_STATUS;
+	tx.status = STA_UNSYNC;
+	EXPECT_LE(0, kernel_adjtimex(&tx));
+	EXPECT_EQ(0, release());
+	/* The clock and TAI offset as they were, for the tests after. */
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_TAI;
+	tx.constant = tai.tai;
+	kernel_adjtimex(&tx);
+	t = now_ns(CLOCK_MONOTONIC) + keep;
+	ts.tv_sec = t / NS;
+	ts.tv_nsec = t % NS;
+	clock_settime(CLOCK_REALTIME, &ts);
 }
 
 /*
@@ -512,6 +581,62 @@ TEST_F_TIMEOUT(takeover, replaced_by_another_livepatch, 120)
 	ASSERT_TRUE(wait_gone(dir, 30));
 	EXPECT_EQ(0, syscall(SYS_delete_module, "ntpdisc_test_replace",
 			     O_NONBLOCK));
+	EXPECT_EQ(0, release());
+}
+
+/* "1" from a sysfs file of one digit. */
+static bool sysfs_is_one(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '1';
+}
+
+/*
+ * Another livepatch stacked on top of ntpdisc's for one of its functions
+ * (here ntp_clear) runs instead of ntpdisc's while ntpdisc's patch stays
+ * enabled and its watchdog still sees every second: ntpdisc must notice
+ * that too, and stop saying so once the other patch is gone.
+ */
+TEST_F_TIMEOUT(takeover, stacked_on_by_another_livepatch, 120)
+{
+	const char *other = getenv("NTPDISC_TEST_REPLACE_KO");
+	const char *dir = "/sys/kernel/livepatch/ntpdisc_test_replace";
+	struct ntpdisc_output out;
+	int fd, mod, i;
+
+	if (!other)
+		SKIP(return, "needs NTPDISC_TEST_REPLACE_KO");
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+
+	mod = open(other, O_RDONLY);
+	ASSERT_LE(0, mod);
+	ASSERT_EQ(0, syscall(SYS_finit_module, mod, "replace=0", 0));
+	close(mod);
+	for (i = 0; i < 300 && sysfs_is_one("/sys/kernel/livepatch/ntpdisc_test_replace/transition"); i++)
+		usleep(100000);
+	sleep(3);
+	EXPECT_TRUE(sysfs_is_one("/sys/kernel/livepatch/ntpdisc/enabled"));
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
+	EXPECT_EQ(NTPDISC_OUTPUT_STALLED, out.flags & NTPDISC_OUTPUT_STALLED);
+
+	ASSERT_EQ(0, write_file("/sys/kernel/livepatch/ntpdisc_test_replace/enabled",
+				"0"));
+	ASSERT_TRUE(wait_gone(dir, 30));
+	EXPECT_EQ(0, syscall(SYS_delete_module, "ntpdisc_test_replace",
+			     O_NONBLOCK));
+	sleep(3);
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
+	EXPECT_EQ(0, out.flags & NTPDISC_OUTPUT_STALLED);
+	close(fd);
 	EXPECT_EQ(0, release());
 }
 

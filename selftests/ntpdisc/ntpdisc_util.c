@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "ntpdisc_util.h"
@@ -46,6 +47,16 @@ bool nd_target_is_kernel(void)
 	const char *t = getenv("NTPDISC_SELFTEST_TARGET");
 
 	return t && !strcmp(t, "kernel");
+}
+
+int nd_kernel_series(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return major * 100 + minor;
 }
 
 int nd_open_entries(enum nd_kind dut_kind, struct nd_entry *ref,

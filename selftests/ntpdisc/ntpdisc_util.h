@@ -66,6 +66,8 @@ struct nd_res {
 
 const char *nd_kind_name(enum nd_kind kind);
 bool nd_target_is_kernel(void);
+/* The running kernel's series as major * 100 + minor (601, 612, 703), or 0. */
+int nd_kernel_series(void);
 
 /* Open the device (O_RDWR) and build the entries of the variant. */
 int nd_open_entries(enum nd_kind dut_kind, struct nd_entry *ref,
