@@ -420,7 +420,7 @@ phc_align() {
 }
 phc_state() {
 	$P/ntpdisc "$@" --json status |
-		sed 's/"source":"[a-z]*",//; s/,"time_sec".*}/}/'
+		sed 's/"source":"[a-z]*",//; s/"steer":"[^"]*",//; s/,"time_sec".*}/}/'
 }
 # phc_call CALL: one CALL ("freq -80000", "sync INS", ...) to the kernel
 # and then to ntpdisc, both states read in the same second of

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Print the guest kernel release of a Debian kernel series:
 #
-#   guest-kver.sh [SERIES]      SERIES 6.1 (default, or $KSERIES) or 6.12
+#   guest-kver.sh [SERIES]      SERIES 6.1 (default, or $KSERIES), 6.12,
+#                               or a 7.x series (7.3)
 #
 # e.g. 6.1.0-56-amd64 or 6.12.117+deb12-amd64.  The module is built against
 # linux-headers-<ver> and loaded into Debian's linux-image-<ver>, so both
@@ -11,8 +12,11 @@
 # where that is missing, bookworm-backports' linux-image-amd64 (which
 # scripts/testbed-setup.sh adds as a source then) is the 6.12 series too.
 # Without apt lists (fresh container before apt-get update) fall back to
-# the newest kernel of the series already unpacked or installed.  KVER in
-# the environment overrides all of this.
+# the newest kernel of the series already unpacked or installed.  7.x
+# comes from other suites (trixie-backports, sid), through the test bed's
+# own apt state (scripts/testbed-apt.sh): the newest release of the series
+# whose headers are listed there.  KVER in the environment overrides all
+# of this.
 set -eu
 
 series=${1:-${KSERIES:-6.1}}
@@ -30,7 +34,12 @@ deps() {
 # Releases of the series only: "6.1" must not match 6.12.
 mine() { grep -E "^$(echo "$series" | sed 's/\./\\./g')[.-]" || true; }
 
-if [ "$series" = 6.1 ]; then
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${series%%.*}" -ge 7 ]; then
+	ver=$("$top/scripts/testbed-apt.sh" apt-cache pkgnames "linux-headers-$series." 2>/dev/null |
+		sed -n 's/^linux-headers-\([0-9.]*+deb[0-9]*-amd64\)$/\1/p' |
+		mine | sort -V | tail -n1)
+elif [ "$series" = 6.1 ]; then
 	ver=$(deps linux-image-amd64 | mine | head -n1)
 else
 	ver=$(deps "linux-image-$series-amd64" | mine | head -n1)
@@ -39,7 +48,6 @@ else
 		mine | sort -V | tail -n1)
 fi
 if [ -z "$ver" ]; then
-	top=$(cd "$(dirname "$0")/.." && pwd)
 	ver=$({ ls -d "$top"/.cache/kernel/*-amd64 /usr/src/linux-headers-*-amd64 2>/dev/null || true; } |
 		sed 's|.*/\(linux-headers-\)\{0,1\}||' | mine | sort -V | tail -n1)
 fi

@@ -149,7 +149,10 @@ cmdline="console=ttyS0 tsc=reliable panic=-1 loglevel=4"
 [ -z "$shell" ] || cmdline="$cmdline testbed.shell=1"
 [ -z "$append" ] || cmdline="$cmdline $append"
 
-set -- qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+# trixie's QEMU when the test bed has it (scripts/testbed-setup.sh says why).
+qemu=$top/.cache/bin/qemu-system-x86_64
+[ -x "$qemu" ] || qemu=qemu-system-x86_64
+set -- "$qemu" -accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-nographic -nodefaults -no-reboot -serial stdio \
 	-kernel "$kernel" -initrd "$tmp/initrd" -append "$cmdline"
 # Word splitting wanted: DEV is a QEMU device spec, without blanks.

@@ -8,9 +8,14 @@
 # guest; scripts/clients-guest.sh chroots into it.
 #
 #   rootfs-build.sh            print the archive's path (build if needed)
+#   rootfs-build.sh dkms KVER  instead a root for installing ntpdisc's own
+#                              packages (scripts/pkg-guest.sh): dkms, gcc,
+#                              make, man-db and the headers of guest kernel
+#                              KVER, manuals kept; no time daemons
 #
 # The archive is cached under .cache/rootfs/ and named after a hash of this
-# script, so editing the package list or the pruning below rebuilds it.
+# script (and the flavour), so editing the package list or the pruning
+# below rebuilds it.
 # Needs root (debootstrap) and access to a Debian mirror ($DEBIAN_MIRROR).
 set -eu
 
@@ -18,15 +23,29 @@ set -eu
 # provide time-daemon and conflict: ntpsec is unpacked beside chrony
 # without dpkg (keeping the merged /usr's directory symlinks), after its
 # run-time libraries (NTPSEC_DEPS) are installed.
+flavour=${1:-clients}
 PACKAGES=chrony,linuxptp,adjtimex
 NTPSEC_DEPS="libbsd0 libcap2 libssl3 tzdata netbase"
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+case $flavour in
+clients) name=clients ;;
+dkms)
+	[ -n "${2:-}" ] || { echo "usage: $0 [dkms KVER]" >&2; exit 2; }
+	# What a Debian machine has to build a DKMS module: Debian's kernels
+	# of bookworm-security come with their headers there.
+	PACKAGES=dkms,gcc,make,libc6-dev,man-db,kmod,linux-headers-$2
+	NTPSEC_DEPS=
+	name=dkms-$2
+	;;
+*) echo "usage: $0 [dkms KVER]" >&2; exit 2 ;;
+esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=$top/.cache/rootfs
 key=$(sha256sum "$0" | cut -c1-12)
-out=$cache/bookworm-clients-$key.cpio.gz
+out=$cache/bookworm-$name-$key.cpio.gz
 
 if [ -f "$out" ]; then
 	echo "$out"
@@ -63,23 +82,40 @@ printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 mount -t proc proc "$root/proc"
 rc=0
-chroot "$root" env DEBIAN_FRONTEND=noninteractive sh -c \
-	"apt-get update &&
-	 apt-get install -y --no-install-recommends $(echo "$PACKAGES" | tr , ' ') $NTPSEC_DEPS &&
-	 cd /tmp && apt-get download ntpsec &&
-	 dpkg-deb --fsys-tarfile ntpsec_*.deb | tar -x --keep-directory-symlink -C / &&
-	 rm ntpsec_*.deb &&
-	 useradd --system --user-group --home-dir /nonexistent --no-create-home ntpsec &&
-	 apt-get clean" \
-	>>"$work/build.log" 2>&1 || rc=$?
+if [ "$flavour" = clients ]; then
+	chroot "$root" env DEBIAN_FRONTEND=noninteractive sh -c \
+		"apt-get update &&
+		 apt-get install -y --no-install-recommends $(echo "$PACKAGES" | tr , ' ') $NTPSEC_DEPS &&
+		 cd /tmp && apt-get download ntpsec &&
+		 dpkg-deb --fsys-tarfile ntpsec_*.deb | tar -x --keep-directory-symlink -C / &&
+		 rm ntpsec_*.deb &&
+		 useradd --system --user-group --home-dir /nonexistent --no-create-home ntpsec &&
+		 apt-get clean" \
+		>>"$work/build.log" 2>&1 || rc=$?
+else
+	echo "deb $SECURITY_MIRROR $SUITE-security main" \
+		>"$root/etc/apt/sources.list.d/security.list"
+	chroot "$root" env DEBIAN_FRONTEND=noninteractive sh -c \
+		"apt-get update &&
+		 apt-get install -y --no-install-recommends $(echo "$PACKAGES" | tr , ' ') &&
+		 apt-get clean" \
+		>>"$work/build.log" 2>&1 || rc=$?
+fi
 umount "$root/proc"
 [ "$rc" = 0 ] || fail
 rm -f "$root/usr/sbin/policy-rc.d"
-[ -x "$root/usr/sbin/ntptime" ] || { echo "rootfs-build: no ntptime" >&2; fail; }
+if [ "$flavour" = clients ]; then
+	[ -x "$root/usr/sbin/ntptime" ] || { echo "rootfs-build: no ntptime" >&2; fail; }
+else
+	[ -d "$root/lib/modules/$2/build/" ] ||
+		{ echo "rootfs-build: no headers for $2" >&2; fail; }
+fi
 
-# What the guest never reads: docs, manuals, locales, apt's lists and
-# caches.  Smaller archive, faster boot under TCG.
-rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info" \
+# What the guest never reads: docs, manuals (kept where the test reads a
+# manual page), locales, apt's lists and caches.  Smaller archive, faster
+# boot under TCG.
+[ "$flavour" = dkms ] || rm -rf "$root/usr/share/man"
+rm -rf "$root/usr/share/doc" "$root/usr/share/info" \
 	"$root/usr/share/locale" "$root/var/cache/apt" "$root/var/lib/apt/lists" \
 	"$root/var/cache/debconf"/*-old "$root/usr/share/lintian"
 mkdir -p "$root/var/lib/apt/lists" "$root/var/cache/apt"
@@ -95,7 +131,7 @@ pad=$(( (4 - $(stat -c %s "$work/out.cpio.gz") % 4) % 4 ))
 head -c "$pad" /dev/zero >>"$work/out.cpio.gz"
 mv "$work/out.cpio.gz" "$out"
 # Only the newest archive is ever used.
-for f in "$cache"/bookworm-clients-*.cpio.gz; do
+for f in "$cache"/bookworm-$name-*.cpio.gz; do
 	[ "$f" = "$out" ] || rm -f "$f"
 done
 echo "rootfs-build: $(du -h "$out" | cut -f1) $out" >&2

@@ -70,10 +70,14 @@ EOF
 # 6.12 image, dwarves (pahole) for the BTF of modules built for 6.12,
 # clang and its runtime for the discipline's libFuzzer target, gnuplot
 # for the simulator's plots, debootstrap for the guest's Debian root of
-# the client runs (scripts/rootfs-build.sh).
+# the client runs (scripts/rootfs-build.sh), gcc-multilib for the
+# selftest that runs as a 32-bit program, and what builds the Debian
+# packages (make deb: debhelper, dh-dkms, rst2man for the man pages) and
+# lintian, which checks them.
 pkgs="qemu-system-x86 busybox-static cpio kmod sparse xz-utils gcc libc6-dev
       make bc perl zstd dwarves linux-source-6.1 linux-headers-$kver
-      clang-14 libclang-rt-14-dev gnuplot-nox debootstrap"
+      clang-14 libclang-rt-14-dev gnuplot-nox debootstrap gcc-multilib
+      dpkg-dev debhelper dh-dkms python3-docutils lintian"
 missing=
 for p in $pkgs; do
 	installed "$p" || missing="$missing $p"
@@ -92,18 +96,34 @@ download() {
 		apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null)
 }
 
+# The same from the test bed's own apt state (7.x kernels).
+papt_download() {
+	(cd "$cache/kernel/dl" &&
+		"$top/scripts/testbed-apt.sh" apt-get download -q "$@" >/dev/null)
+}
+
 # A guest kernel: Debian's own image, unpacked, not installed; with
 # headers=1 its headers (arch, common and kbuild packages) unpacked beside
-# it, in usr/src/linux-headers-<release>.
+# it, in usr/src/linux-headers-<release>. From 7.x the image is in
+# linux-binary-<release> (usr/lib/modules/<release>/vmlinuz, linked to
+# boot/ here as for the older ones) and comes from another suite.
 guest_kernel() {
 	kver=$1 headers=$2
 	kdir=$cache/kernel/$kver
 	hdir=$kdir/usr/src/linux-headers-$kver
+	if [ "${kver%%.*}" -ge 7 ]; then
+		get=papt_download
+		cache_of() { "$top/scripts/testbed-apt.sh" apt-cache "$@"; }
+		pkgs="linux-binary-$kver linux-base-$kver"
+	else
+		get=download
+		cache_of() { apt-cache "$@"; }
+		pkgs=linux-image-$kver
+	fi
 	if [ ! -f "$kdir/boot/vmlinuz-$kver" ] ||
 	   { [ "$headers" = 1 ] && [ ! -f "$hdir/Makefile" ]; }; then
-		pkgs=linux-image-$kver
 		if [ "$headers" = 1 ]; then
-			pkgs="$pkgs linux-headers-$kver $(apt-cache depends "linux-headers-$kver" 2>/dev/null |
+			pkgs="$pkgs linux-headers-$kver $(cache_of depends "linux-headers-$kver" 2>/dev/null |
 				sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ <>|]*\)$/\1/p' |
 				sort -u | tr '\n' ' ')"
 		fi
@@ -111,10 +131,14 @@ guest_kernel() {
 		rm -rf "$kdir" "$kdir.tmp" "$cache/kernel/dl"
 		mkdir -p "$cache/kernel/dl"
 		# shellcheck disable=SC2086
-		download $pkgs || { apt_update; download $pkgs; }
+		$get $pkgs || { apt_update; $get $pkgs; }
 		for deb in "$cache"/kernel/dl/*.deb; do
 			dpkg -x "$deb" "$kdir.tmp"
 		done
+		if [ ! -e "$kdir.tmp/boot/vmlinuz-$kver" ]; then
+			mkdir -p "$kdir.tmp/boot"
+			ln -s "../usr/lib/modules/$kver/vmlinuz" "$kdir.tmp/boot/vmlinuz-$kver"
+		fi
 		mv "$kdir.tmp" "$kdir"
 		rm -rf "$cache/kernel/dl"
 	fi
@@ -130,6 +154,9 @@ guest_kernel() {
 		grep -qx "include $kdir/usr/src/$common/Makefile" "$hdir/Makefile" ||
 			sed -i "s|^include .*/usr/src/$common/Makefile\$|include $kdir/usr/src/$common/Makefile|" \
 				"$hdir/Makefile"
+		# From 7.x it also names itself as the output directory.
+		sed -i "s|^KBUILD_OUTPUT=.*/usr/src/linux-headers-$kver\$|KBUILD_OUTPUT=$hdir|" \
+			"$hdir/Makefile"
 	fi
 	vmlinux "$kdir" "$kver"
 }
@@ -190,8 +217,59 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ "$srctar" -nt "$st
 	echo "$want" >"$stamp"
 fi
 
+# QEMU from trixie, in a root of its own in the cache: bookworm's 7.2
+# runs Debian's 6.12 into a stray int3 in irqentry_exit() once livepatch
+# transitions and RTC writes meet under TCG (any livepatch, "hwclock -w"
+# in a loop: a guest dies within a few cycles; 10.0 ran 80 clean). Run
+# through the root's own loader, so that neither chroot nor mounts are
+# needed; scripts/guest-run.sh prefers it.
+qroot=$cache/chroot/trixie
+qemu=$cache/bin/qemu-system-x86_64
+# The same root builds modules for trixie's kernels (7.x from
+# trixie-backports), with the compiler that built them (scripts/kbuild.sh).
+qpkgs="qemu-system-x86 gcc-14 make libc6-dev libelf-dev bc dwarves sparse"
+if [ ! -x "$qroot/usr/bin/qemu-system-x86_64" ]; then
+	say "building a trixie root with QEMU and gcc-14 in $qroot"
+	rm -rf "$qroot"
+	mkdir -p "$cache/chroot"
+	debootstrap --variant=minbase --include="$(echo $qpkgs | tr ' ' ,)" trixie "$qroot" \
+		http://deb.debian.org/debian >"$cache/chroot/debootstrap.log" 2>&1 || {
+		say "debootstrap failed, see $cache/chroot/debootstrap.log"
+		exit 1
+	}
+	rm -f "$qemu"
+elif [ ! -x "$qroot/usr/bin/gcc-14" ] || [ ! -x "$qroot/usr/bin/sparse" ]; then
+	say "adding $qpkgs to $qroot"
+	# shellcheck disable=SC2086
+	chroot "$qroot" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $qpkgs" >/dev/null
+fi
+if [ ! -x "$qemu" ] || ! grep -qF "r=$qroot" "$qemu"; then
+	mkdir -p "$cache/bin"
+	cat >"$qemu" <<EOF
+#!/bin/sh
+# Generated by scripts/testbed-setup.sh: trixie's QEMU, run in place.
+r=$qroot
+QEMU_MODULE_DIR=\$r/usr/lib/x86_64-linux-gnu/qemu exec \$r/lib64/ld-linux-x86-64.so.2 \\
+	--library-path \$r/usr/lib/x86_64-linux-gnu:\$r/lib/x86_64-linux-gnu \\
+	\$r/usr/bin/qemu-system-x86_64 -L \$r/usr/share/qemu -L \$r/usr/share/seabios "\$@"
+EOF
+	chmod +x "$qemu"
+fi
+"$qemu" --version >/dev/null || { say "$qemu does not run"; exit 1; }
+
 ready=
 for s in $series; do
+	if [ "${s%%.*}" -ge 7 ]; then
+		k=$("$top/scripts/guest-kver.sh" "$s" 2>/dev/null) || {
+			say "apt lists of trixie, trixie-backports and sid in $cache/apt"
+			"$top/scripts/testbed-apt.sh" update
+			k=$("$top/scripts/guest-kver.sh" "$s")
+		}
+		guest_kernel "$k" 1
+		ready="$ready${ready:+,} $k (headers $cache/kernel/$k/usr/src/linux-headers-$k)"
+		continue
+	fi
 	if [ "$s" = 6.1 ]; then
 		guest_kernel "$kver" 0
 		ready="$ready${ready:+,} $kver (headers /usr/src/linux-headers-$kver)"
