@@ -18,6 +18,8 @@
 #   make sim           the discipline simulator (output/sim)
 #   make check         setup, lint, unit, module, selftests, guest run;
 #                      ends in one "N passed, N failed" line
+#   make check-all     make check plus the kernel's timers selftests on
+#                      6.1 and 6.12 and longer life-cycle runs (2 hours)
 #   make tools         the ntpdisc CLI (static), the preload library and
 #                      the reference clock of the client runs
 #   make clients       chronyd, ntpd, adjtimex, ntptime on ntpdisc in a
@@ -25,6 +27,11 @@
 #   make demo          chronyd disciplines a guest clock through ntpdisc,
 #                      then a leap second; table, summary, plot
 #   make guest P=DIR   boot a guest on payload DIR (see scripts/guest-run.sh)
+#   make deb           the Debian packages ntpdisc-dkms, ntpdisc-tools
+#                      (output/deb; scripts/pkg-run.sh tests them in a guest)
+#   make install       module (updates/, depmod), CLI, library, man pages,
+#                      systemd unit; DESTDIR, PREFIX (/usr/local). uninstall
+#   make man           the man pages (build/man, rst2man)
 #   make setup         install what the test bed needs (root)
 #   make clean
 #
@@ -32,14 +39,21 @@
 #                      the module for another guest kernel, in a scratch
 #                      copy: build/<release>/ntpdisc.ko
 #
-# KVER=<release> picks the guest kernel, KSERIES=6.1|6.12 the newest
-# release of a Debian series instead (scripts/guest-kver.sh); KDIR is its
+# KVER=<release> picks the guest kernel, KSERIES=6.1|6.12|7.3 the newest
+# release of a Debian series instead (scripts/guest-kver.sh; 7.3 needs
+# "scripts/testbed-setup.sh 7.3" first); KDIR is its
 # build tree: the installed headers, else those scripts/testbed-setup.sh
 # unpacked into .cache/kernel/<release>.  GUEST_TIMEOUT (seconds) bounds
 # each guest run.
 
+# In the test bed (.cache/kernel, from make setup) the guest kernel; on
+# any other machine the running one.
 ifeq ($(origin KVER),undefined)
+ifneq ($(wildcard $(CURDIR)/.cache/kernel),)
 KVER := $(shell scripts/guest-kver.sh $(KSERIES) 2>/dev/null)
+else
+KVER := $(shell uname -r)
+endif
 endif
 KDIR ?= $(or $(patsubst %/Makefile,%,$(wildcard /lib/modules/$(KVER)/build/Makefile)),$(CURDIR)/.cache/kernel/$(KVER)/usr/src/linux-headers-$(KVER))
 GUEST_TIMEOUT ?= 1500
@@ -50,25 +64,34 @@ KSFT_INC := $(KSRC)/tools/testing/selftests
 CHECKPATCH := $(KSRC)/scripts/checkpatch.pl
 OUT := $(CURDIR)/output
 
-LINT_FILES := $(wildcard module/*.c module/*.h) uapi/linux/ntpdisc.h
+# What the module is built from: a scratch copy, the DKMS source tree.
+MODULE_SRC := Kbuild VERSION module probe uapi
+NTPDISC_VERSION := $(shell cat VERSION)
+
+LINT_FILES := $(filter-out module/compat_probed.h,$(wildcard module/*.c module/*.h probe/*.c)) uapi/linux/ntpdisc.h
 
 all: module
 
 module: kdir
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	scripts/kbuild.sh $(KDIR) M=$(CURDIR) modules
 
 # Objects of two kernels must not mix in one tree.
 module-kver: kdir
 	rm -rf build/$(KVER)
 	mkdir -p build/$(KVER)
-	cp -r Kbuild module uapi build/$(KVER)/
+	cp -r $(MODULE_SRC) build/$(KVER)/
 	find build/$(KVER) \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \
-		-o -name '*.mod' -o -name '*.mod.c' \) -delete
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/$(KVER) modules
+		-o -name '*.mod' -o -name '*.mod.c' -o -name compat_probed.h \) -delete
+	scripts/kbuild.sh $(KDIR) M=$(CURDIR)/build/$(KVER) modules
 
 kdir:
-	@test -n "$(KVER)" -a -d "$(KDIR)" || \
-		{ echo "no kernel build tree '$(KDIR)': run 'make setup'" >&2; exit 1; }
+	@test -n "$(KVER)" -a -d "$(KDIR)" || { \
+		echo "no kernel build tree for $(KVER) ('$(KDIR)')" >&2; \
+		if [ -d $(CURDIR)/.cache/kernel ]; then \
+			echo "run 'make setup'" >&2; \
+		else \
+			echo "install its headers: apt install linux-headers-$(KVER)" >&2; \
+		fi; exit 1; }
 
 unit:
 	$(MAKE) -C module/tests run
@@ -77,6 +100,7 @@ unit:
 # constants, as a table and CSV in output/sim (SIM_ARGS for more options),
 # and the first run's trajectory as CSV and PNG (gnuplot).
 sim:
+	@command -v gnuplot >/dev/null || { echo "sim: gnuplot is missing: apt install gnuplot-nox (or make setup)" >&2; exit 1; }
 	$(MAKE) -C tools OUT=$(CURDIR)/build/tools sim
 	mkdir -p $(OUT)/sim
 	build/tools/ntpdisc-sim $(SIM_ARGS) -o $(OUT)/sim/grid.csv \
@@ -158,14 +182,21 @@ lint-checkpatch:
 lint-sparse: kdir
 	rm -rf build/lint
 	mkdir -p build/lint
-	cp -r Kbuild module uapi build/lint/
-	find build/lint \( -name '*.o' -o -name '.*.cmd' \) -delete
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/lint C=1 CHECK=sparse W=1 modules \
+	cp -r $(MODULE_SRC) build/lint/
+	find build/lint \( -name '*.o' -o -name '.*.cmd' -o -name compat_probed.h \) -delete
+	scripts/kbuild.sh $(KDIR) M=$(CURDIR)/build/lint C=1 CHECK=sparse W=1 modules \
 		2>&1 | tee build/lint/build.log
 	@! grep -Ei 'warning|error' build/lint/build.log
 
 check:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) scripts/check.sh
+
+# make check, and what does not fit into CI's 90 minutes: the kernel's
+# timers selftests on each series, 200 livepatch life-cycle cycles.
+check-all:
+	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) CHECK_TIMERS=1 \
+		CHECK_TIMERS_KSERIES="6.1 6.12" NTPDISC_LIFECYCLE_LP_CYCLES=200 \
+		scripts/check.sh
 
 # The selftests' own test module (an atomic-replace livepatch), per kernel.
 test-module-kver: kdir
@@ -173,7 +204,7 @@ test-module-kver: kdir
 	mkdir -p build/$(KVER)-test_replace
 	cp selftests/ntpdisc/test_replace/Kbuild \
 		selftests/ntpdisc/test_replace/*.c build/$(KVER)-test_replace/
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/$(KVER)-test_replace modules
+	scripts/kbuild.sh $(KDIR) M=$(CURDIR)/build/$(KVER)-test_replace modules
 
 # The simulator's trace that ntpdisc_simtrace replays on the guest kernel:
 # short runs of PLL and FLL, nano and micro, at fixed seeds.
@@ -199,6 +230,8 @@ payload: module selftests tools test-module-kver simtrace
 		build/$(KVER)-test_replace/ntpdisc_test_replace.ko \
 		$(OUT)/payload/tests/
 	cp scripts/payload-run.sh $(OUT)/payload/run.sh
+	echo "$(if $(NTPDISC_LIFECYCLE_LP_CYCLES),NTPDISC_LIFECYCLE_LP_CYCLES=$(NTPDISC_LIFECYCLE_LP_CYCLES))" \
+		>$(OUT)/payload/env
 
 guest:
 	@test -n "$(P)" || { echo "usage: make guest P=PAYLOAD_DIR" >&2; exit 2; }
@@ -219,15 +252,99 @@ clients: module tools
 demo:
 	+@MAKE="$(MAKE)" scripts/demo.sh
 
+# Installing without DKMS or a package (see README): the module into
+# /lib/modules/$(KVER)/updates through the kernel's modules_install (which
+# runs depmod), the CLI, the preload library, the man pages and the
+# systemd unit, under DESTDIR and PREFIX. The drop-ins of the time daemons
+# and the udev rule change how those daemons run: they are installed
+# beside the library, in $(PREFIX)/share/ntpdisc, for the admin to copy.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/ntpdisc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INST := $(CURDIR)/build/install
+PRELOAD_LIB := $(LIBDIR)/libntpdisc-preload.so
+DROPINS := chrony.service.d ntpsec.service.d systemd-timesyncd.service.d \
+	   modules-load.d modprobe.d udev
+
+install: install-module install-tools
+
+print-module-src:
+	@echo $(MODULE_SRC)
+
+# Unsigned: the kernel's signing key is not in its headers (on Secure Boot,
+# DKMS signs with its own key, see README). Debian's headers have no
+# System.map, so kbuild skips depmod: run here.
+install-module: module
+	scripts/kbuild.sh $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates CONFIG_MODULE_SIG_ALL= modules_install
+	test -n "$(DESTDIR)" || depmod -a $(KVER)
+
+# The CLI and the library for a real system: dynamic, unlike the test
+# bed's static CLI.
+install-build:
+	$(MAKE) -C tools OUT=$(INST) LDFLAGS="$(filter-out -static,$(LDFLAGS))" \
+		$(INST)/ntpdisc $(INST)/libntpdisc-preload.so
+	$(MAKE) --no-print-directory man
+
+# Man pages from Documentation/man (rst2man: python3-docutils).
+MAN_PAGES := $(patsubst Documentation/man/%.rst,build/man/%,$(wildcard Documentation/man/*.rst))
+man: $(MAN_PAGES)
+build/man/%: Documentation/man/%.rst VERSION
+	@command -v rst2man >/dev/null || { echo "man: rst2man is missing: apt install python3-docutils" >&2; exit 1; }
+	@mkdir -p build/man
+	sed 's/^:Version: .*/:Version: $(NTPDISC_VERSION)/' $< | rst2man --strict >$@
+
+install-tools: install-build
+	install -D -m 0755 $(INST)/ntpdisc $(DESTDIR)$(SBINDIR)/ntpdisc
+	install -D -m 0644 $(INST)/libntpdisc-preload.so $(DESTDIR)$(PRELOAD_LIB)
+	for m in $(notdir $(MAN_PAGES)); do \
+		install -D -m 0644 build/man/$$m \
+			$(DESTDIR)$(MANDIR)/man$${m##*.}/$$m || exit 1; done
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' tools/systemd/ntpdisc.service.in \
+		>$(DESTDIR)$(UNITDIR)/ntpdisc.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ntpdisc.service
+	for d in $(DROPINS); do \
+		for f in tools/preload/systemd/$$d/*; do \
+			install -d $(DESTDIR)$(DATADIR)/$$d && \
+			sed 's|/usr/local/lib/libntpdisc-preload.so|$(PRELOAD_LIB)|' \
+				$$f >$(DESTDIR)$(DATADIR)/$$d/$${f##*/} || exit 1; \
+		done; done
+
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/ntpdisc.ko*
+	test -n "$(DESTDIR)" || depmod -a $(KVER)
+	rm -f $(DESTDIR)$(SBINDIR)/ntpdisc $(DESTDIR)$(PRELOAD_LIB) \
+		$(DESTDIR)$(UNITDIR)/ntpdisc.service \
+		$(addprefix $(DESTDIR)$(MANDIR)/man,$(foreach m,$(notdir $(MAN_PAGES)),$(subst .,,$(suffix $(m)))/$(m)))
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# The Debian packages ntpdisc-dkms and ntpdisc-tools (debian/), built by
+# dpkg-buildpackage, which writes beside the tree: moved to output/deb.
+DEBS := ntpdisc-dkms_$(NTPDISC_VERSION)_all.deb \
+	ntpdisc-tools_$(NTPDISC_VERSION)_amd64.deb \
+	ntpdisc-tools-dbgsym_$(NTPDISC_VERSION)_amd64.deb \
+	ntpdisc_$(NTPDISC_VERSION)_amd64.buildinfo \
+	ntpdisc_$(NTPDISC_VERSION)_amd64.changes
+deb:
+	dpkg-buildpackage -us -uc -b
+	mkdir -p $(OUT)/deb
+	cd .. && mv $(DEBS) $(OUT)/deb/
+	debian/rules clean
+	@echo "deb: $(addprefix output/deb/,$(filter %.deb,$(DEBS)))"
+
 setup:
 	scripts/testbed-setup.sh
 
 clean:
-	-test -z "$(KVER)" -o ! -d "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-test -z "$(KVER)" -o ! -d "$(KDIR)" || scripts/kbuild.sh $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C module/tests clean
 	-$(MAKE) -C selftests/ntpdisc clean
 	-$(MAKE) -C tools OUT=$(CURDIR)/build/tools clean
 	-$(MAKE) -C tools/refclock OUT=$(CURDIR)/build/tools clean
 	rm -rf build $(OUT)
 
-.PHONY: all module clients preload-test timers-selftests-dyn module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean
+.PHONY: deb print-module-src install install-module install-build install-tools uninstall man all module check-all clients preload-test timers-selftests-dyn module-kver test-module-kver kdir unit bench fuzz fuzz-host sim simtrace selftests timers-selftests timers tools lint lint-checkpatch lint-sparse check payload guest demo setup clean

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,12 +65,15 @@ static void open_device(void)
 		if (errno == ENOENT || errno == ENODEV || errno == ENXIO) {
 			if (access("/sys/module/ntpdisc", F_OK))
 				die(EXIT_NODEV,
-				    "%s: %s: the ntpdisc module is not loaded (ntpdisc load, or modprobe ntpdisc)",
+				    "%s: %s: the ntpdisc module is not loaded ('ntpdisc load' loads it and takes the kernel's discipline over)",
 				    device, strerror(errno));
 			die(EXIT_NODEV,
 			    "%s: %s, although the ntpdisc module is loaded (no devtmpfs, or another --device?)",
 			    device, strerror(errno));
 		}
+		if (errno == EAGAIN)
+			die(EXIT_NODEV, "%s: ntpdisc is still loading",
+			    device);
 		if (errno == EACCES || errno == EPERM)
 			die(EXIT_PERM,
 			    "%s: %s (reading needs access to the device node, changing needs CAP_SYS_TIME)",
@@ -91,6 +96,10 @@ static int adjtimex_call(struct timex *tx)
 		return ret;
 	if (errno == EPERM)
 		die(EXIT_PERM, "changing the discipline needs CAP_SYS_TIME");
+	if (errno == ENODEV && !use_kernel && !access(device, F_OK))
+		die(EXIT_FAILED,
+		    "%s refuses changes: its livepatch was disabled and the kernel's discipline runs (ntpdisc release, then ntpdisc load)",
+		    device);
 	if (errno == ENODEV)
 		die(EXIT_NODEV, "%s went away (module unloaded?)", device);
 	if (errno == EOPNOTSUPP && !use_kernel && (tx->modes & ADJ_TAI))
@@ -127,6 +136,34 @@ static void status_string(int status, char *buf, size_t len)
 					 used ? "," : "", status_bits[i].name);
 }
 
+static const char *steer_name(__u32 steer)
+{
+	switch (steer) {
+	case NTPDISC_STEER_LIVEPATCH:
+		return "livepatch";
+	case NTPDISC_STEER_CLOCKSOURCE:
+		return "clocksource";
+	case NTPDISC_STEER_NONE:
+		return "none";
+	}
+	return "unknown";
+}
+
+/* Who steers the clock, from the device ("" for the kernel's). */
+static const char *steering(void)
+{
+	struct ntpdisc_output out;
+
+	if (use_kernel || ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
+		return "";
+	if (out.flags & NTPDISC_OUTPUT_RELEASED)
+		return out.steer == NTPDISC_STEER_LIVEPATCH ?
+		       "none (livepatch disabled)" : "none (released)";
+	if (out.flags & NTPDISC_OUTPUT_STALLED)
+		return "none (livepatch no longer called)";
+	return steer_name(out.steer);
+}
+
 static void print_status(const struct timex *tx, int state)
 {
 	bool nano = tx->status & STA_NANO;
@@ -136,6 +173,8 @@ static void print_status(const struct timex *tx, int state)
 	if (json) {
 		printf("{\"source\":\"%s\",\"state\":%d,", use_kernel ?
 		       "kernel" : "ntpdisc", state);
+		if (!use_kernel)
+			printf("\"steer\":\"%s\",", steering());
 		printf("\"state_name\":\"%s\",\"status\":%d,", state_names[state],
 		       tx->status);
 		printf("\"status_bits\":\"%s\",\"offset\":%ld,", bits, tx->offset);
@@ -153,6 +192,8 @@ static void print_status(const struct timex *tx, int state)
 		return;
 	}
 	printf("source:    %s\n", use_kernel ? "kernel adjtimex" : device);
+	if (!use_kernel)
+		printf("steering:  %s\n", steering());
 	printf("state:     %s (%d)\n", state_names[state], state);
 	printf("status:    %#06x %s\n", tx->status, bits);
 	printf("time:      %ld.%0*ld\n", tx->time.tv_sec, nano ? 9 : 6,
@@ -300,6 +341,7 @@ static void cmd_sample(void)
 
 static const char usage_text[] =
 	"usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
+	"       ntpdisc --version | --help\n"
 	"  status                    every field, decoded\n"
 	"  set FIELD VALUE ...       freq PPM | tick US | constant N |\n"
 	"                            maxerror US | esterror US | tai S |\n"
@@ -313,8 +355,11 @@ static const char usage_text[] =
 	"  sample                    raw counter, monotonic, realtime\n"
 	"  load [MODULE.ko] [steer=S] [PARAM=V ...]\n"
 	"                            load ntpdisc, taking the kernel's\n"
-	"                            discipline over (default ntpdisc.ko;\n"
-	"                            steer=livepatch|clocksource|none)\n"
+	"                            discipline over (default: the\n"
+	"                            installed module, through modprobe,\n"
+	"                            else ./ntpdisc.ko;\n"
+	"                            steer=livepatch|clocksource|none,\n"
+	"                            default the best that can run here)\n"
 	"  release [--keep]          hand the discipline back to the\n"
 	"                            kernel and unload (--keep: no rmmod)\n"
 	"  help                      this text\n"
@@ -325,6 +370,12 @@ static const char usage_text[] =
 static noreturn void show_help(void)
 {
 	fputs(usage_text, stdout);
+	exit(0);
+}
+
+static noreturn void show_version(void)
+{
+	printf("ntpdisc %s\n", NTPDISC_VERSION);
 	exit(0);
 }
 
@@ -492,13 +543,133 @@ static void neutralise_kernel(void)
 	use_kernel = false;
 }
 
+/* The kernel log from now on, to tell what the module said at load. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Print ntpdisc's kernel log lines since kmsg_open() on @out. */
+static void kmsg_show(int fd, FILE *out)
+{
+	char rec[2048];
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	/* EPIPE: records were overwritten meanwhile; read on. */
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		char *msg;
+
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg || strncmp(++msg, "ntpdisc: ", 9))
+			continue;
+		msg[strcspn(msg, "\n")] = '\0';
+		fprintf(out, "  kernel: %s\n", msg);
+	}
+	close(fd);
+}
+
+/*
+ * The kernel's slews in progress: the phase offset in ns (read in
+ * nanosecond mode, which is switched on for the read and back off if it
+ * was off) and the adjtime remainder in us.
+ */
+static void kernel_slews(const struct timex *now, long long *offset_ns,
+			 long *adjust_us)
+{
+	struct timex tx = { .modes = ADJ_NANO };
+
+	if (now->status & STA_NANO) {
+		*offset_ns = now->offset;
+	} else {
+		adjtimex_call(&tx);
+		*offset_ns = tx.offset;
+		memset(&tx, 0, sizeof(tx));
+		tx.modes = ADJ_MICRO;
+		adjtimex_call(&tx);
+	}
+	memset(&tx, 0, sizeof(tx));
+	tx.modes = ADJ_OFFSET_SS_READ;
+	adjtimex_call(&tx);
+	*adjust_us = tx.offset;
+}
+
+/*
+ * Whether modprobe knows ntpdisc for the running kernel: installed by
+ * DKMS, the package or "make install", and listed by depmod.
+ */
+static bool module_installed(void)
+{
+	char path[PATH_MAX], line[PATH_MAX + 64], *colon, *base;
+	struct utsname u;
+	bool found = false;
+	FILE *f;
+
+	if (uname(&u))
+		return false;
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", u.release);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		found = !strncmp(base, "ntpdisc.ko", 10);
+	}
+	fclose(f);
+	return found;
+}
+
+/* modprobe ntpdisc PARAMS, so that /etc/modprobe.d applies; its status. */
+static int run_modprobe(const char *params)
+{
+	char buf[1024], *argv[64], *tok, *save;
+	int argc = 0, status;
+	pid_t pid;
+
+	argv[argc++] = "modprobe";
+	argv[argc++] = "ntpdisc";
+	snprintf(buf, sizeof(buf), "%s", params);
+	for (tok = strtok_r(buf, " ", &save); tok && argc < 63;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die(EXIT_FAILED, "fork: %s", strerror(errno));
+	if (!pid) {
+		execvp("modprobe", argv);
+		fprintf(stderr, "ntpdisc: modprobe: %s (install kmod)\n",
+			strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		die(EXIT_FAILED, "waiting for modprobe: %s", strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 static void cmd_load(int argc, char **argv)
 {
-	const char *path = "ntpdisc.ko", *steer = "livepatch";
+	const char *path = NULL, *steer = NULL;
 	struct ntpdisc_output out;
 	char params[1024], extra[512] = "";
+	long long offset_ns;
+	long adjust_us;
 	struct timex tx;
-	int i, fd, state;
+	int i, fd, kmsg, state;
 
 	for (i = 0; i < argc; i++) {
 		if (!strncmp(argv[i], "steer=", 6)) {
@@ -518,47 +689,70 @@ static void cmd_load(int argc, char **argv)
 	use_kernel = true;
 	state = read_state(&tx);
 	refuse_near_leap(&tx, state);
+	kernel_slews(&tx, &offset_ns, &adjust_us);
+	/* Without steer= the module picks the best actuator that can run. */
 	snprintf(params, sizeof(params),
-		 "steer=%s handover=1 adopt_tick=%ld adopt_freq=%ld adopt_status=%d adopt_constant=%ld adopt_maxerror=%ld adopt_esterror=%ld adopt_tai=%d%s",
-		 steer, tx.tick, tx.freq, tx.status, tx.constant, tx.maxerror,
-		 tx.esterror, tx.tai, extra);
+		 "%s%s%shandover=1 adopt_tick=%ld adopt_freq=%ld adopt_status=%d adopt_constant=%ld adopt_maxerror=%ld adopt_esterror=%ld adopt_tai=%d adopt_offset_ns=%lld adopt_adjust_us=%ld adopt_state=%d%s",
+		 steer ? "steer=" : "", steer ? steer : "", steer ? " " : "",
+		 tx.tick, tx.freq, tx.status, tx.constant, tx.maxerror,
+		 tx.esterror, tx.tai, offset_ns, adjust_us, state, extra);
 
+	/* No file named: the installed module, as modprobe finds it. */
+	if (!path && !access("/sys/module/ntpdisc", F_OK))
+		die(EXIT_FAILED, "ntpdisc is already loaded");
+	if (!path && module_installed()) {
+		kmsg = kmsg_open();
+		if (run_modprobe(params)) {
+			fprintf(stderr, "ntpdisc: modprobe ntpdisc failed; the kernel said:\n");
+			kmsg_show(kmsg, stderr);
+			exit(EXIT_FAILED);
+		}
+		goto loaded;
+	}
+	if (!path && access("ntpdisc.ko", F_OK))
+		die(EXIT_FAILED,
+		    "no ntpdisc module for this kernel: install ntpdisc-dkms (or run 'make install' in the source tree), or name the ntpdisc.ko to load");
+	if (!path)
+		path = "ntpdisc.ko";
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die(EXIT_FAILED, "%s: %s", path, strerror(errno));
+	kmsg = kmsg_open();
 	if (syscall(SYS_finit_module, fd, params, 0)) {
-		if (errno == EEXIST)
+		int err = errno;
+
+		if (err == EEXIST)
 			die(EXIT_FAILED, "ntpdisc is already loaded");
-		if (errno == EPERM)
+		if (err == EPERM)
 			die(EXIT_PERM, "loading %s: %s (needs CAP_SYS_MODULE)",
-			    path, strerror(errno));
-		die(EXIT_FAILED, "loading %s: %s (see dmesg)", path,
-		    strerror(errno));
+			    path, strerror(err));
+		fprintf(stderr, "ntpdisc: loading %s: %s; the kernel said:\n",
+			path, strerror(err));
+		kmsg_show(kmsg, stderr);
+		exit(EXIT_FAILED);
 	}
 	close(fd);
+loaded:
 	use_kernel = false;
-	if (!strcmp(steer, "livepatch") && !wait_transition(30))
+	/* devtmpfs creates the node a moment after the load. */
+	for (i = 0; i < 50 && access(device, F_OK); i++)
+		usleep(20000);
+	open_device();
+	if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
+		die(EXIT_FAILED, "output: %s", strerror(errno));
+	if (out.steer == NTPDISC_STEER_LIVEPATCH && !wait_transition(30))
 		die(EXIT_FAILED, "the livepatch transition has not finished after 30 s");
-	if (!strcmp(steer, "clocksource")) {
-		/* devtmpfs creates the node a moment after the load. */
-		for (i = 0; i < 50 && access(device, F_OK); i++)
-			usleep(20000);
-		open_device();
-		if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
-			die(EXIT_FAILED, "output: %s", strerror(errno));
-		if (out.steer != NTPDISC_STEER_CLOCKSOURCE)
-			die(EXIT_FAILED,
-			    "ntpdisc refused to steer the clocksource and runs in shadow mode (see dmesg)");
+	if (out.steer == NTPDISC_STEER_CLOCKSOURCE)
 		neutralise_kernel();
-	}
-	printf("ntpdisc loaded (steer=%s), continuing from the kernel's discipline:\n",
-	       steer);
+	printf("ntpdisc loaded (steer=%s%s), continuing from the kernel's discipline:\n",
+	       steer_name(out.steer), steer ? "" : ", the best this machine can run");
 	printf("  tick %ld, freq %.6f ppm, status %#x, constant %ld\n",
 	       tx.tick, tx.freq / 65536.0, tx.status, tx.constant);
+	kmsg_show(kmsg, stdout);
 }
 
 /* Set the kernel's own discipline to what ntpdisc leaves behind. */
-static void hand_back(const struct timex *from)
+static void hand_back(const struct timex *from, long adjust_us)
 {
 	struct timex tx = { 0 };
 
@@ -581,18 +775,27 @@ static void hand_back(const struct timex *from)
 		tx.modes = ADJ_MICRO;
 		adjtimex_call(&tx);
 	}
+	/* An adjtime() slew in progress goes on in the kernel. */
+	if (adjust_us) {
+		memset(&tx, 0, sizeof(tx));
+		tx.modes = ADJ_OFFSET_SINGLESHOT;
+		tx.offset = adjust_us;
+		adjtimex_call(&tx);
+	}
 }
 
 static void cmd_release(bool keep)
 {
+	struct timex tx, adj = { 0 };
 	struct ntpdisc_output out;
-	struct timex tx;
 	int i, state, enabled;
 	FILE *f;
 
 	state = read_state(&tx);
 	if (ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
 		die(EXIT_FAILED, "output: %s", strerror(errno));
+	adj.modes = ADJ_OFFSET_SS_READ;
+	adjtimex_call(&adj);
 	close(dev_fd);
 	dev_fd = -1;
 
@@ -611,8 +814,17 @@ static void cmd_release(bool keep)
 		if (i == 300)
 			die(EXIT_FAILED, "the livepatch is still there after 30 s");
 		use_kernel = true;
-		hand_back(&tx);
+		hand_back(&tx, adj.offset);
 		printf("kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
+		       tx.freq / 65536.0, tx.tick, tx.status);
+	}
+	if (out.steer == NTPDISC_STEER_LIVEPATCH &&
+	    (out.flags & NTPDISC_OUTPUT_RELEASED)) {
+		/* Disabled by hand: the kernel's ran on from its old state. */
+		use_kernel = true;
+		hand_back(&tx, adj.offset);
+		printf("livepatch was disabled without a release; kernel discipline set to ntpdisc's last state: ");
+		printf("freq %.6f ppm, tick %ld, status %#x\n",
 		       tx.freq / 65536.0, tx.tick, tx.status);
 	}
 	if (out.steer == NTPDISC_STEER_CLOCKSOURCE &&
@@ -625,7 +837,7 @@ static void cmd_release(bool keep)
 		close(dev_fd);
 		dev_fd = -1;
 		use_kernel = true;
-		hand_back(&tx);
+		hand_back(&tx, adj.offset);
 		printf("clocksource handed back; ");
 		printf("kernel discipline resumed: freq %.6f ppm, tick %ld, status %#x\n",
 		       tx.freq / 65536.0, tx.tick, tx.status);
@@ -670,6 +882,8 @@ int main(int argc, char **argv)
 			device = argv[++i];
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			show_help();
+		else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V"))
+			show_version();
 		else
 			usage("unknown option '%s'", argv[i]);
 	}
