@@ -25,12 +25,20 @@
 #     after the other it would take 78.
 #
 # Between phases 3 and 4: the short benchmark, the preload library's
-# test, short fuzzing runs (CHECK_FUZZ=0 leaves them out) and the client
+# test, short fuzzing runs (CHECK_FUZZ=0 leaves them out), ntpdisc's own
+# Debian packages installed in a guest (CHECK_PACKAGES=0) and the client
 # runs (CHECK_CLIENTS=0), see below.
 #
-# CI's run of 2026-11-26 (2 cores) took 70 minutes against CI's limit of
-# 90: setup 3, lint, unit and build 3, phases 2 and 3 about 12 each,
-# bench, preload and fuzzing 8, the clients 12, phase 4 20.
+# Each step is announced as "[k/N] step", with the time so far and what
+# the remaining steps took in the last run (output/check/durations); the
+# parallel phases print a line a minute. output/check/summary.txt lists
+# every failure with its log, and is printed again before the totals.
+#
+# The run of 2026-12-02 here (2 cores, test bed already set up) took 55
+# minutes against CI's limit of 90 and the 60 it should stay under:
+# lint, unit and build 3, phases 2 and 3 about 19 each (the life-cycle
+# tests 4 of them), bench, preload and fuzzing 8, the clients 12. Phase
+# 4 (20 more per series) is make check-all's.
 #
 # Every test result counts; lint counts as one test; a failed build, a
 # crashed or hung guest, a kernel splat or a test binary that never ran
@@ -40,7 +48,8 @@
 # reason written down there, is a "known emulation failure", listed and
 # counted apart, neither passed nor failed.  Logs go to output/.
 #
-# CHECK_TIMERS=0 leaves out phase 4, CHECK_KSERIES="6.1" phase 3;
+# Phase 4 runs only with CHECK_TIMERS=1 ("make check-all"): it does not
+# fit into CI's 90 minutes. CHECK_KSERIES="6.1" leaves out phase 3;
 # CHECK_TIMERS_TESTS="..." runs only those timers tests, and
 # CHECK_TIMERS_KSERIES="6.1 6.12" runs phase 4 on each series in turn (20
 # more minutes; they pass on 6.12 as on 6.1, freq-step known).  "make check
@@ -58,21 +67,71 @@ kseries=${CHECK_KSERIES:-6.1 6.12}
 timers_tests=${CHECK_TIMERS_TESTS:-valid-adjtimex set-tai adjtick freq-step
 raw_skew leap-a-day leapcrash change_skew skew_consistency}
 
+# Progress: "[k/N] step", the time since the start, and what the same
+# steps took in the last run (output/check/durations), for an estimate.
+mkdir -p "$out/check"
+t0=$(date +%s)
+k=0
+nsteps=0
+heartbeat=
+durations=$out/check/durations
+: >"$durations.new"
+elapsed() {
+	e=$(($(date +%s) - t0))
+	printf '%d:%02d' $((e / 60)) $((e % 60))
+}
+# Seconds the steps not yet run took last time.
+left_estimate() {
+	[ -s "$durations" ] || return 0
+	awk -v done_file="$durations.new" '
+		BEGIN { while ((getline l < done_file) > 0) { split(l, a, " "); done[a[1]] = 1 } }
+		!($1 in done) { s += $2 }
+		END { if (s) printf ", about %d min left by the last run", (s + 59) / 60 }' "$durations"
+}
+# A line a minute while a parallel phase runs: heartbeat_start WHAT.
+heartbeat_start() {
+	(while sleep 60; do echo "check: ... $1 still running ($(elapsed) in)"; done) &
+	heartbeat=$!
+}
+heartbeat_stop() {
+	kill "$heartbeat" 2>/dev/null || true
+	wait "$heartbeat" 2>/dev/null || true
+}
+
+# "check: === [k/N] NAME (...): WHAT"; done() records how long it took.
+announce() {
+	k=$((k + 1))
+	ts=$(date +%s)
+	echo "check: === [$k/$nsteps] $1 ($(elapsed) in$(left_estimate)): $2"
+}
+announced_done() {
+	echo "$1 $(($(date +%s) - ts))" >>"$durations.new"
+}
+
 # Run a step with live output into output/NAME.log; status in $step_rc.
 step() {
 	name=$1
 	shift
-	echo "check: === $name: $*"
+	announce "$name" "$*"
 	{
 		rc=0
 		"$@" 2>&1 || rc=$?
 		echo "$rc" >"$out/$name.rc"
 	} | tee "$out/$name.log"
 	step_rc=$(cat "$out/$name.rc")
+	announced_done "$name"
 }
+
+# Every failure is also kept, with its log, in output/check/summary.txt,
+# which finish() prints again just before the totals: CI shows only the
+# end of a run.
+failures=$out/check/summary.txt
+mkdir -p "$out/check"
+: >"$failures"
 
 failed() {
 	echo "check: FAIL: $*"
+	echo "$*" >>"$failures"
 	fail=$((fail + 1))
 }
 
@@ -80,12 +139,20 @@ failed() {
 count() {
 	awk -f scripts/tap-count.awk "$1" >"$1.tap"
 	grep '^tap: ' "$1.tap" | sed 's/^/check: /' || true
+	grep '^tap: ' "$1.tap" | sed "s|^tap: \(.*\)|\1 (log: $1)|" >>"$failures" || true
 	set -- $(sed -n 's/^TAPCOUNT //p' "$1.tap")
 	pass=$((pass + $1)) fail=$((fail + $2)) skip=$((skip + $3))
 	tap_fail=$2 tap_total=$(($1 + $2 + $3)) tap_missing=$4
 }
 
 finish() {
+	heartbeat_stop 2>/dev/null || true
+	mv "$durations.new" "$durations"
+	echo "check: took $(elapsed)"
+	if [ -s "$failures" ]; then
+		echo "check: what failed (output/check/summary.txt):"
+		sed 's/^/check:   /' "$failures"
+	fi
 	[ "$skip" -eq 0 ] || echo "check: $skip skipped"
 	[ "$known" -eq 0 ] ||
 		echo "check: $known known emulation failures (fail plain as well, see above)"
@@ -128,6 +195,17 @@ selftest_guest() {
 	done
 	[ "$absent" -le "$tap_missing" ] || fail=$((fail + absent - tap_missing))
 }
+
+# The steps below, for "[k/N]".
+nsteps=8
+for s in $kseries; do
+	[ "$s" = 6.1 ] || nsteps=$((nsteps + 2))
+done
+[ "${CHECK_FUZZ:-1}" = 0 ] || nsteps=$((nsteps + 2))
+[ "${CHECK_PACKAGES:-1}" = 0 ] || nsteps=$((nsteps + 2))
+[ "${CHECK_CLIENTS:-1}" = 0 ] || nsteps=$((nsteps + 2))
+[ "${CHECK_TIMERS:-0}" = 0 ] ||
+	nsteps=$((nsteps + $(echo ${CHECK_TIMERS_KSERIES:-6.1} | wc -w)))
 
 # shellcheck disable=SC2086
 step setup scripts/testbed-setup.sh $kseries
@@ -217,6 +295,25 @@ if [ "${CHECK_FUZZ:-1}" != 0 ]; then
 	if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "make fuzz-host (see $out/fuzz-host.log)"; fi
 fi
 
+# ntpdisc's own Debian packages installed in a guest's Debian root, DKMS
+# building the module there, loaded, purged, nothing left
+# (scripts/pkg-run.sh; CHECK_PACKAGES=0 leaves it out).
+if [ "${CHECK_PACKAGES:-1}" != 0 ]; then
+	step packages env KVER="$kver" scripts/pkg-run.sh --quiet
+	mkdir -p "$out/pkg"
+	[ -f "$out/pkg/pkg.tap" ] || : >"$out/pkg/pkg.tap"
+	count "$out/pkg/pkg.tap"
+	if [ "$tap_total" -eq 0 ] || { [ "$step_rc" -ne 0 ] && [ "$tap_fail" -eq 0 ]; }; then
+		failed "packages: no results or a failed run (see $out/pkg/pkg.log)"
+	fi
+	guest_problems packages "$out/pkg/pkg.log"
+	# Debian's checks of the packages built there: no error or warning.
+	step lintian lintian --fail-on error,warning \
+		"$out/deb/ntpdisc-dkms_$(cat VERSION)_all.deb" \
+		"$out/deb/ntpdisc-tools_$(cat VERSION)_amd64.deb"
+	if [ "$step_rc" -eq 0 ]; then pass=$((pass + 1)); else failed "lintian (see $out/lintian.log)"; fi
+fi
+
 # Debian's unmodified chronyd, ntpd, phc2sys, adjtimex and ntptime
 # disciplining the clock through ntpdisc, against a reference that derives
 # true time from the unsteered counter (scripts/clients-run.sh; the Debian
@@ -233,7 +330,8 @@ if [ "${CHECK_CLIENTS:-1}" != 0 ]; then
 	if [ "$step_rc" -ne 0 ]; then
 		failed "clients: Debian root or tools build (see $out/clients-build.log)"
 	else
-		echo "check: === clients: both backends at once (about 12 minutes)"
+		announce clients "both backends at once (about 12 minutes)"
+		heartbeat_start clients
 		pids=''
 		for c in "livepatch:${CHECK_CLIENTS_LIVEPATCH:-tools chrony ntpd phc2sys}" \
 			"clocksource:${CHECK_CLIENTS_CLOCKSOURCE:-tools chrony ntpd phc2sys}"; do
@@ -250,6 +348,8 @@ if [ "${CHECK_CLIENTS:-1}" != 0 ]; then
 		for p in $pids; do
 			wait "$p" || true
 		done
+		heartbeat_stop
+		announced_done clients
 		for st in livepatch clocksource; do
 			sed 's/^/check: /' "$out/clients-$st.log"
 			[ -f "$out/clients/$st.tap" ] || : >"$out/clients/$st.tap"
@@ -273,7 +373,8 @@ timers_phase() {
 	# clocksource holds the clock at a leap until its step lands, so
 	# leap-a-day's timer cannot expire early however late the step.
 	[ "${CHECK_TIMERS_PRELOAD:-1}" = 0 ] || modes="$modes preload"
-	echo "check: === timers ($tk): $modes, two guests each, all at once (about 20 minutes)"
+	announce "timers-$tag" "$tk: $modes, two guests each, all at once (about 20 minutes)"
+	heartbeat_start "timers ($tk)"
 	# shellcheck disable=SC2034,SC2086
 	a=$(printf '%s\n' $timers_tests | grep -x change_skew || true)
 	# shellcheck disable=SC2034,SC2086
@@ -293,6 +394,8 @@ timers_phase() {
 	for p in $pids; do
 		wait "$p" || true
 	done
+	heartbeat_stop
+	announced_done "timers-$tag"
 	for g in $guests; do
 		l=$out/timers-$g.log
 		# Test failures are the judge's; the guest's own problems count here.
@@ -304,6 +407,7 @@ timers_phase() {
 		"$(echo "$out/timers-$tag"-ntpdisc-?-tap.log | tr ' ' ,)" $timers_tests \
 		>"$out/timers-$tag-judge.log"
 	grep -v '^TIMERSCOUNT' "$out/timers-$tag-judge.log" | sed "s/^timers:/check: timers ($tag):/"
+	grep ' FAILED ' "$out/timers-$tag-judge.log" >>"$failures" || true
 	# shellcheck disable=SC2046
 	set -- $(sed -n 's/^TIMERSCOUNT //p' "$out/timers-$tag-judge.log")
 	pass=$((pass + $1)) fail=$((fail + $2)) known=$((known + $3))
@@ -318,12 +422,13 @@ timers_phase() {
 		>"$out/timers-$tag-preload-judge.log"
 	grep -v '^TIMERSCOUNT' "$out/timers-$tag-preload-judge.log" |
 		sed "s/^timers:/check: timers preload ($tag):/"
+	grep ' FAILED ' "$out/timers-$tag-preload-judge.log" >>"$failures" || true
 	# shellcheck disable=SC2046
 	set -- $(sed -n 's/^TIMERSCOUNT //p' "$out/timers-$tag-preload-judge.log")
 	pass=$((pass + $1)) fail=$((fail + $2)) known=$((known + $3))
 }
 
-if [ "${CHECK_TIMERS:-1}" != 0 ]; then
+if [ "${CHECK_TIMERS:-0}" != 0 ]; then
 	if [ -n "${KVER:-}" ]; then
 		timers_phase "$kver" "$kver" ntpdisc.ko
 	else
