@@ -27,21 +27,10 @@ LIMIT_NS=100000
 # ...for at least this long (s) before the run ends, to count as converged.
 HOLD_S=60
 
-# rootfs_mount, device_for, in_root.
+# rootfs_mount, device_for, in_root, tap.
 # shellcheck source=scripts/rootfs-guest.sh
 . $P/rootfs-guest.sh
 
-n=0
-nfail=0
-tap() {
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		nfail=$((nfail + 1))
-	fi
-}
 check() {
 	# check DESCRIPTION COMMAND...: ok when the command succeeds.
 	d=$1

@@ -16,19 +16,9 @@ R=/rootfs
 P=/payload
 kver=$(uname -r)
 
-# rootfs_mount, rootfs_umount.
+# rootfs_mount, rootfs_umount, tap.
 # shellcheck source=scripts/rootfs-guest.sh
 . $P/rootfs-guest.sh
-
-n=0
-tap() {
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-	fi
-}
 
 # A check: tap ok/not ok on a command's status, its output kept.
 check() {

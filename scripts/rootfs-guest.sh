@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh disable=SC2154 # R, P and steer come from the caller
 # Sourced, in the test guest, by the payloads that run programs of the
-# Debian root (scripts/rootfs-build.sh, at $R): clients-guest.sh and
-# demo-guest.sh. They set R, P (the payload directory) and steer.
+# Debian root (scripts/rootfs-build.sh, at $R): clients-guest.sh,
+# demo-guest.sh and pkg-guest.sh. They set R, P (the payload directory)
+# and steer.
 
 # The root's view of the guest: its kernel file systems, a scratch /tmp
 # and /run, and the payload at /payload, whose out/ collects the logs.
@@ -44,5 +45,18 @@ in_root() {
 		chroot "$R" /usr/bin/env LD_PRELOAD=/payload/libntpdisc-preload.so "$@"
 	else
 		chroot "$R" "$@"
+	fi
+}
+
+# tap ok|fail DESCRIPTION: the next TAP line; nfail counts the failures.
+n=0
+nfail=0
+tap() {
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		nfail=$((nfail + 1))
 	fi
 }
