@@ -201,6 +201,9 @@ struct ncs_rate {
  * @tsc_failed: the TSC (or we) were found unstable; @fail_work gives the
  *	timekeeper back
  * @fail_work: releases the clocksource from process context
+ * @handback_due: @tsc_failed took the clocksource down, and no
+ *	NTPDISC_RELEASE has come since to hand the discipline's state to the
+ *	kernel's, which runs from the neutral state "ntpdisc load" left it
  * @timer: per-second timer
  * @defer: publishes a rate that came while a switch was pending
  * @thread: the stepping thread
@@ -234,6 +237,7 @@ struct ncs {
 	bool foreign_warned;
 	bool tsc_failed;
 	struct work_struct fail_work;
+	bool handback_due;
 	struct hrtimer timer;
 	struct hrtimer defer;
 	struct task_struct *thread;
@@ -963,6 +967,8 @@ static void ncs_output(struct ntpdisc_output *out)
 	out->leap_step_ns = ncs.leap_late_ns;
 	if (!ncs.in_use)
 		out->flags |= NTPDISC_OUTPUT_RELEASED;
+	if (ncs.handback_due)
+		out->flags |= NTPDISC_OUTPUT_HANDBACK_DUE;
 	raw_spin_unlock_irqrestore(&ncs.lock, flags);
 }
 
@@ -1001,6 +1007,7 @@ static void ncs_prepare(const struct discipline_handover *from)
 	ncs.foreign_warned = false;
 	ncs.stepping = false;
 	ncs.tsc_failed = false;
+	ncs.handback_due = false;
 	INIT_WORK(&ncs.fail_work, ncs_fail_fn);
 	ncs.thread = NULL;
 	/* Here, so that a stop after a failed start finds them. */
@@ -1121,25 +1128,48 @@ err_registered:
 	return ret;
 }
 
-/* Hand the timekeeper back to the best other clocksource. */
+/*
+ * Hand the timekeeper back to the best other clocksource, if it still has
+ * ours; @failed: because the TSC failed. Caller holds ncs_step_lock.
+ */
+static int ncs_unregister(bool failed)
+{
+	unsigned long flags;
+	int ret;
+
+	if (!ncs.registered)
+		return 0;
+	/* The timekeeper reads the counter once more as it lets go. */
+	raw_spin_lock_irqsave(&ncs.lock, flags);
+	ncs_hold_end();
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	ret = clocksource_unregister(&ncs.cs);
+	if (ret)
+		return ret;
+	raw_spin_lock_irqsave(&ncs.lock, flags);
+	ncs.registered = false;
+	ncs.handback_due = failed;
+	raw_spin_unlock_irqrestore(&ncs.lock, flags);
+	if (!failed)
+		pr_info("released: the timekeeper is back on its own clocksource\n");
+	return 0;
+}
+
+/*
+ * NTPDISC_RELEASE, also after the TSC failed: then it is the request of
+ * "ntpdisc release" that hands the discipline's state to the kernel's.
+ */
 static int ncs_release(void)
 {
 	unsigned long flags;
-	int ret = 0;
+	int ret;
 
 	mutex_lock(&ncs_step_lock);
-	if (ncs.registered) {
-		/* The timekeeper reads the counter once more as it lets go. */
+	ret = ncs_unregister(false);
+	if (!ret) {
 		raw_spin_lock_irqsave(&ncs.lock, flags);
-		ncs_hold_end();
+		ncs.handback_due = false;
 		raw_spin_unlock_irqrestore(&ncs.lock, flags);
-		ret = clocksource_unregister(&ncs.cs);
-		if (!ret) {
-			raw_spin_lock_irqsave(&ncs.lock, flags);
-			ncs.registered = false;
-			raw_spin_unlock_irqrestore(&ncs.lock, flags);
-			pr_info("released: the timekeeper is back on its own clocksource\n");
-		}
 	}
 	mutex_unlock(&ncs_step_lock);
 	return ret;
@@ -1149,8 +1179,11 @@ static void ncs_fail_fn(struct work_struct *work)
 {
 	int ret;
 
-	pr_warn("the TSC is unstable: handing the timekeeper back to another clocksource; the discipline answers without steering from now on\n");
-	ret = ncs_release();
+	mutex_lock(&ncs_step_lock);
+	if (ncs.registered)
+		pr_warn("the TSC is unstable: handing the timekeeper back to another clocksource; the discipline answers without steering from now on, and 'ntpdisc release' gives its state to the kernel's\n");
+	ret = ncs_unregister(true);
+	mutex_unlock(&ncs_step_lock);
 	if (ret)
 		pr_err("handing the timekeeper back failed (%d): select another clocksource in current_clocksource\n",
 		       ret);

@@ -69,6 +69,9 @@ MODULE_PARM_DESC(testonly_rtc_period_ms,
  * @lock: serialises the discipline; nests inside the timekeeper's lock
  * @disc: the discipline the kernel's timekeeper now runs on
  * @seconds: second_overflow() calls, to see that we are still in charge
+ * @clears: ntp_clear() calls: the kernel's clock sets and steps, and the
+ *	other updates that clear its discipline (a change of clocksource,
+ *	sleep time injected at resume)
  * @unreported_leap: a leap applied, not yet reported in the kernel log
  * @watched_seconds: @seconds when the watchdog last looked
  * @stalled_for: seconds the watchdog has seen no call
@@ -95,6 +98,7 @@ struct lp {
 	raw_spinlock_t lock;
 	struct discipline disc;
 	u64 seconds;
+	u64 clears;
 	int unreported_leap;
 	u64 watched_seconds;
 	unsigned int stalled_for;
@@ -164,6 +168,7 @@ static void lp_ntp_clear(void)
 
 	raw_spin_lock_irqsave(&lp.lock, flags);
 	discipline_clear(&lp.disc);
+	lp.clears++;
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 }
 
@@ -688,6 +693,7 @@ static void lp_output(struct ntpdisc_output *out)
 	raw_spin_lock_irqsave(&lp.lock, flags);
 	ntpdisc_fill_output(disc, out);
 	out->updates = lp.seconds;
+	out->clock_sets = lp.clears;
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	out->last_second = ktime_get_real_seconds();
 	if (lp.stall_reported || lp.stacked_reported)

@@ -96,6 +96,11 @@ static int adjtimex_call(struct timex *tx)
 		return ret;
 	if (errno == EPERM)
 		die(EXIT_PERM, "changing the discipline needs CAP_SYS_TIME");
+	/* The fallback of open_device() when the node is not writable. */
+	if (errno == EACCES && !use_kernel)
+		die(EXIT_PERM,
+		    "%s is open read-only: changing the discipline needs write access to it and CAP_SYS_TIME",
+		    device);
 	if (errno == ENODEV && !use_kernel && !access(device, F_OK))
 		die(EXIT_FAILED,
 		    "%s refuses changes: its livepatch was disabled and the kernel's discipline runs (ntpdisc release, then ntpdisc load)",
@@ -156,6 +161,8 @@ static const char *steering(void)
 
 	if (use_kernel || ioctl(dev_fd, NTPDISC_GET_OUTPUT, &out))
 		return "";
+	if (out.flags & NTPDISC_OUTPUT_HANDBACK_DUE)
+		return "none (TSC unstable: 'ntpdisc release' hands over)";
 	if (out.flags & NTPDISC_OUTPUT_RELEASED)
 		return out.steer == NTPDISC_STEER_LIVEPATCH ?
 		       "none (livepatch disabled)" : "none (released)";
@@ -365,7 +372,8 @@ static const char usage_text[] =
 	"  help                      this text\n"
 	"exit status: 0 done, 1 the request failed, 2 invalid usage or value\n"
 	"(nothing was sent), 3 no device (module not loaded), 4 permission\n"
-	"(changing needs CAP_SYS_TIME, load and release CAP_SYS_MODULE)\n";
+	"(changing needs write access to the device and CAP_SYS_TIME, load\n"
+	"and release CAP_SYS_MODULE)\n";
 
 static noreturn void show_help(void)
 {
@@ -827,8 +835,10 @@ static void cmd_release(bool keep)
 		printf("freq %.6f ppm, tick %ld, status %#x\n",
 		       tx.freq / 65536.0, tx.tick, tx.status);
 	}
+	/* After a TSC failure the kernel's still runs from neutral. */
 	if (out.steer == NTPDISC_STEER_CLOCKSOURCE &&
-	    !(out.flags & NTPDISC_OUTPUT_RELEASED)) {
+	    (!(out.flags & NTPDISC_OUTPUT_RELEASED) ||
+	     (out.flags & NTPDISC_OUTPUT_HANDBACK_DUE))) {
 		refuse_near_leap(&tx, state);
 		open_device();
 		if (ioctl(dev_fd, NTPDISC_RELEASE))

@@ -18,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "ntpdisc_cli.h"
 #include "ntpdisc_harness.h"
 
 struct vec {
@@ -252,10 +253,27 @@ static int rdonly_checks(struct __test_metadata *_metadata, bool root)
 	return bad;
 }
 
+/* The CLI's exit status for a change it may not make (ntpdisc(8)). */
+#define ND_CLI_EXIT_PERM	4
+
 static int user_rdonly(struct __test_metadata *_metadata,
 		       struct _test_data_ntpdisc *self)
 {
-	return rdonly_checks(_metadata, false);
+	int bad = rdonly_checks(_metadata, false), ret;
+
+	/*
+	 * Without write access the CLI falls back to a read-only descriptor;
+	 * a change through it is a permission failure, not a failed request.
+	 */
+	if (getenv("NTPDISC_CLI")) {
+		ret = nd_cli("set", "maxerror", "1000", NULL);
+		if (ret != ND_CLI_EXIT_PERM) {
+			TH_LOG("user 'ntpdisc set maxerror 1000': exit %d, expected %d",
+			       ret, ND_CLI_EXIT_PERM);
+			bad++;
+		}
+	}
+	return bad;
 }
 
 TEST_F(ntpdisc, readonly_descriptor)

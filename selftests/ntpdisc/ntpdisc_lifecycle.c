@@ -636,20 +636,28 @@ TEST_F_TIMEOUT(lifecycle, readonly_descriptor, 60)
  * The TSC declared unstable while ntpdisc's clocksource, which reads it,
  * is current: within a second or two the timekeeper is back on another
  * clocksource, without a step, the kernel log says why, and the device
- * answers without steering. Last of all: the TSC stays unstable until
+ * answers without steering; "ntpdisc release" then gives the kernel's
+ * discipline ntpdisc's state. Last of all: the TSC stays unstable until
  * the guest reboots.
  */
 TEST_F_TIMEOUT(lifecycle, clocksource_tsc_unstable, 120)
 {
+	struct timex k3 = { .modes = ADJ_FREQUENCY, .freq = 3 << 16 };
+	struct timex set = { .modes = ADJ_FREQUENCY, .freq = 7 << 16 };
 	struct nd_step_watch w;
 	struct ntpdisc_output out;
-	struct timex tx = { 0 };
+	struct timex tx = { 0 }, krd = { 0 };
 	char cs[64];
 	int i, fd;
 
+	ASSERT_LE(0, clock_adjtime(CLOCK_REALTIME, &k3));
 	ASSERT_EQ(0, mod_load("steer=clocksource " TESTONLY_TSC));
 	nd_read_line(CS_FILE, cs, sizeof(cs));
 	ASSERT_STREQ("ntpdisc", cs);
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &set));
+	close(fd);
 	nd_step_watch_start(&w);
 	sleep_ms(500);
 	ASSERT_TRUE(write_file("/sys/module/ntpdisc/parameters/testonly_mark_tsc_unstable",
@@ -670,9 +678,16 @@ TEST_F_TIMEOUT(lifecycle, clocksource_tsc_unstable, 120)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &out));
 	EXPECT_TRUE(out.flags & NTPDISC_OUTPUT_RELEASED);
+	EXPECT_TRUE(out.flags & NTPDISC_OUTPUT_HANDBACK_DUE);
 	EXPECT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &tx));
 	close(fd);
-	EXPECT_EQ(0, mod_unload());
+	/* The kernel's ran on from where it stood: 3 ppm, not ntpdisc's 7. */
+	EXPECT_EQ(0, nd_cli("release", NULL));
+	EXPECT_LE(0, clock_adjtime(CLOCK_REALTIME, &krd));
+	TH_LOG("kernel freq after release: %ld (ntpdisc had %ld)",
+	       krd.freq, set.freq);
+	EXPECT_EQ(set.freq, krd.freq);
+	EXPECT_TRUE(wait_gone("/sys/module/ntpdisc", 5000));
 	expect_clean(_metadata, self, "the TSC is unstable: handing the timekeeper back");
 }
 

@@ -496,6 +496,36 @@ TEST_F(takeover, device_shares_the_state)
 }
 
 /*
+ * Every clock set reaches the discipline as the kernel's ntp_clear(),
+ * through the system call as through the device, and is counted in
+ * clock_sets as the other actuators count theirs.
+ */
+TEST_F(takeover, clock_sets_counted)
+{
+	struct timex step = { .modes = ADJ_SETOFFSET | ADJ_NANO };
+	struct ntpdisc_output o1, o2;
+	struct timespec ts;
+	int fd;
+
+	ASSERT_EQ(0, load());
+	fd = open(NTPDISC_DEVICE_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &o1));
+	ASSERT_EQ(0, clock_gettime(CLOCK_REALTIME, &ts));
+	ASSERT_EQ(0, clock_settime(CLOCK_REALTIME, &ts));
+	/* A zero step: a set that leaves the clock where it is. */
+	ASSERT_LE(0, kernel_adjtimex(&step));
+	ASSERT_LE(0, ioctl(fd, NTPDISC_ADJTIMEX, &step));
+	ASSERT_EQ(0, ioctl(fd, NTPDISC_GET_OUTPUT, &o2));
+	TH_LOG("clock_sets %llu -> %llu",
+	       (unsigned long long)o1.clock_sets,
+	       (unsigned long long)o2.clock_sets);
+	EXPECT_EQ(o1.clock_sets + 3, o2.clock_sets);
+	close(fd);
+	ASSERT_EQ(0, release());
+}
+
+/*
  * Shadow mode, loaded by the CLI, starts from the kernel's state, its TAI
  * offset included: it must answer as the kernel does from the first call.
  */

@@ -110,7 +110,9 @@ struct ntpdisc_timex {
  *                    or -1 when none is armed
  * @last_second:      CLOCK_REALTIME second of the last per-second update
  * @updates:          number of per-second updates run since load
- * @clock_sets:       clock sets seen (each clears the discipline's state)
+ * @clock_sets:       clock sets seen (each clears the discipline's state);
+ *                    steer=livepatch: the kernel's ntp_clear() calls,
+ *                    which a change of clocksource also makes
  * @time_state:       TIME_OK .. TIME_WAIT, without the read-path override
  * @hz:               ticks per second the discipline computes for (HZ)
  * @steer:            actuator in use, NTPDISC_STEER_*
@@ -165,6 +167,13 @@ struct ntpdisc_output {
  * and changes through the device fail with ENODEV.
  */
 #define NTPDISC_OUTPUT_RELEASED		0x2
+/*
+ * steer=clocksource: the TSC was found unstable and ntpdisc's clocksource
+ * let go on its own; the kernel's discipline runs unsteered, from the
+ * neutral state the loader gave it, until NTPDISC_RELEASE ("ntpdisc
+ * release") clears this flag and the loader hands the state over.
+ */
+#define NTPDISC_OUTPUT_HANDBACK_DUE	0x4
 
 /**
  * struct ntpdisc_sample - one reading of three clocks at one instant
