@@ -71,7 +71,7 @@ raw_skew leap-a-day leapcrash change_skew skew_consistency}
 # steps took in the last run (output/check/durations), for an estimate.
 mkdir -p "$out/check"
 t0=$(date +%s)
-k=0
+stepno=0
 nsteps=0
 heartbeat=
 durations=$out/check/durations
@@ -100,9 +100,9 @@ heartbeat_stop() {
 
 # "check: === [k/N] NAME (...): WHAT"; done() records how long it took.
 announce() {
-	k=$((k + 1))
+	stepno=$((stepno + 1))
 	ts=$(date +%s)
-	echo "check: === [$k/$nsteps] $1 ($(elapsed) in$(left_estimate)): $2"
+	echo "check: === [$stepno/$nsteps] $1 ($(elapsed) in$(left_estimate)): $2"
 }
 announced_done() {
 	echo "$1 $(($(date +%s) - ts))" >>"$durations.new"
