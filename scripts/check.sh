@@ -201,6 +201,7 @@ nsteps=8
 for s in $kseries; do
 	[ "$s" = 6.1 ] || nsteps=$((nsteps + 2))
 done
+[ "${CHECK_MATRIX:-1}" = 0 ] || nsteps=$((nsteps + 1))
 [ "${CHECK_FUZZ:-1}" = 0 ] || nsteps=$((nsteps + 2))
 [ "${CHECK_PACKAGES:-1}" = 0 ] || nsteps=$((nsteps + 2))
 [ "${CHECK_CLIENTS:-1}" = 0 ] || nsteps=$((nsteps + 2))
@@ -228,6 +229,17 @@ fi
 step build "$MAKE" --no-print-directory KVER="$kver" payload timers-selftests \
 	timers-selftests-dyn
 [ "$step_rc" -eq 0 ] || { failed "module/selftests build"; finish; }
+
+# The module built for every amd64 kernel Debian ships, each flavour,
+# W=1 and sparse, each with its kernel's compiler (scripts/build-matrix.sh):
+# one TAP line a kernel. CHECK_MATRIX=0 leaves it out.
+if [ "${CHECK_MATRIX:-1}" != 0 ]; then
+	step build-matrix scripts/build-matrix.sh
+	count "$out/build-matrix.log"
+	if [ "$tap_total" -eq 0 ]; then
+		failed "build matrix: no results (exit $step_rc)"
+	fi
+fi
 
 progs=$(printf 'print-progs:\n\t@echo $(TEST_GEN_PROGS)\n' |
 	"$MAKE" --no-print-directory -s -C selftests/ntpdisc -f Makefile -f - print-progs)

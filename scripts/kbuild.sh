@@ -6,7 +6,8 @@
 #
 # kbuild refuses modules built with another compiler, and trixie's and
 # sid's kernels use gcc-14 and gcc-16 options that bookworm's gcc-12 does
-# not know. The compiler is the one the kernel's .config names
+# not know (the roots: trixie's from scripts/testbed-setup.sh, sid's from
+# scripts/build-matrix.sh). The compiler is the one the kernel's .config names
 # (CONFIG_CC_VERSION_TEXT). If this machine has it, make runs here;
 # otherwise in the test bed's root of the suite that has it
 # (scripts/testbed-setup.sh), with this tree bind-mounted at its own path
@@ -28,6 +29,7 @@ fi
 
 case $cc in
 *-gcc-14) suite=trixie ;;
+*-gcc-16) suite=sid ;;
 *)
 	echo "kbuild: $kdir was built by $cc, which neither this machine nor the test bed has" >&2
 	exit 2 ;;
