@@ -4,7 +4,8 @@
 # test bed they run in.  Module tests only ever run in a throwaway guest.
 #
 #   make [all|module]  build ntpdisc.ko against the guest kernel's headers
-#   make unit          host unit tests of the discipline unit
+#   make unit          host unit tests of the discipline unit (both of
+#                      its kernel models) and of the CLI's command line
 #   make selftests     static kselftest binaries for the guest
 #   make timers-selftests  the kernel's own timers selftests, unmodified,
 #                      static, from the linux-source tree (build/timers)
@@ -95,6 +96,8 @@ kdir:
 
 unit:
 	$(MAKE) -C module/tests run
+	$(MAKE) -C tools OUT=$(CURDIR)/build/tools
+	tools/cli-test.sh build/tools/ntpdisc
 
 # The discipline simulator on the host: a grid of poll intervals and time
 # constants, as a table and CSV in output/sim (SIM_ARGS for more options),

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,20 +37,50 @@ static const char *device = NTPDISC_DEVICE_PATH;
 static bool use_kernel, json;
 static int dev_fd = -1;
 
-/* One "ntpdisc: ..." line on stderr. */
-static void complain(const char *fmt, va_list ap)
+/* @str as a JSON string, quotes included. */
+static void json_string(const char *str)
 {
-	fputs("ntpdisc: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	putchar('"');
+	for (; *str; str++) {
+		if (*str == '"' || *str == '\\')
+			printf("\\%c", *str);
+		else if ((unsigned char)*str < 0x20)
+			printf("\\u%04x", *str);
+		else
+			putchar(*str);
+	}
+	putchar('"');
+}
+
+/*
+ * One "ntpdisc: ..." line on stderr; with --json also an error object on
+ * standard output, with the errno of the failed call, if there was one.
+ */
+static void complain(int code, int err, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "ntpdisc: %s\n", msg);
+	if (!json)
+		return;
+	printf("{\"error\":{\"exit_status\":%d,\"errno\":", code);
+	if (err && strerrorname_np(err))
+		json_string(strerrorname_np(err));
+	else
+		fputs("null", stdout);
+	fputs(",\"message\":", stdout);
+	json_string(msg);
+	fputs("}}\n", stdout);
 }
 
 static noreturn void die(int code, const char *fmt, ...)
 {
+	int err = code == EXIT_USAGE ? 0 : errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	complain(fmt, ap);
+	complain(code, err, fmt, ap);
 	va_end(ap);
 	exit(code);
 }
@@ -347,8 +378,12 @@ static void cmd_sample(void)
 }
 
 static const char usage_text[] =
-	"usage: ntpdisc [--kernel] [--device PATH] [--json] COMMAND\n"
-	"       ntpdisc --version | --help\n"
+	"usage: ntpdisc [OPTION...] COMMAND [ARG...] [OPTION...]\n"
+	"       ntpdisc --version | --help | COMMAND --help\n"
+	"options: --kernel (the kernel's adjtimex, not the device),\n"
+	"  --device=PATH (default " NTPDISC_DEVICE_PATH ", or $NTPDISC_DEVICE),\n"
+	"  --json (one JSON object, errors included), -h, -V; \"--\" ends them\n"
+	"commands:\n"
 	"  status                    every field, decoded\n"
 	"  set FIELD VALUE ...       freq PPM | tick US | constant N |\n"
 	"                            maxerror US | esterror US | tai S |\n"
@@ -387,16 +422,127 @@ static noreturn void show_version(void)
 	exit(0);
 }
 
-/* Says what is wrong with the command line, then how it goes. */
+/* Says what is wrong with the command line, and where help is. */
 static noreturn void usage(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	complain(fmt, ap);
+	complain(EXIT_USAGE, 0, fmt, ap);
 	va_end(ap);
-	fputs(usage_text, stderr);
+	fputs("Try 'ntpdisc --help' for more information.\n", stderr);
 	exit(EXIT_USAGE);
+}
+
+/*
+ * "ntpdisc COMMAND --help": the lines of the usage text that describe
+ * COMMAND, which start with it, and the indented ones that go on from it.
+ */
+static noreturn void show_command_help(const char *cmd)
+{
+	size_t len = strlen(cmd);
+	const char *line = usage_text, *end;
+	bool in = false, found = false;
+
+	for (; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break;
+		if (!strncmp(line, "  ", 2) && line[2] != ' ')
+			in = !strncmp(line + 2, cmd, len) &&
+			     (line[2 + len] == ' ' || line + 2 + len == end);
+		else if (line[0] != ' ')
+			in = false;
+		if (in) {
+			if (!found)
+				printf("usage: ntpdisc [OPTION...] ");
+			fwrite(line + (found ? 0 : 2), 1, end - line + 1 -
+			       (found ? 0 : 2), stdout);
+			found = true;
+		}
+	}
+	if (!found)
+		usage("unknown command '%s'", cmd);
+	exit(0);
+}
+
+static const struct option options[] = {
+	{ "kernel", no_argument, NULL, 'k' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ }
+};
+
+/* An option, before the command or after it; false if @c is not one. */
+static bool take_option(int c, const char *arg, const char *cmd)
+{
+	switch (c) {
+	case 'k':
+		use_kernel = true;
+		return true;
+	case 'j':
+		json = true;
+		return true;
+	case 'd':
+		device = arg;
+		return true;
+	case 'h':
+		if (cmd)
+			show_command_help(cmd);
+		show_help();
+	case 'V':
+		show_version();
+	}
+	return false;
+}
+
+/*
+ * The options after the command, wherever they are, out of its arguments
+ * (which may be negative numbers, so getopt() cannot have them); "--"
+ * ends them. Returns the new argument count.
+ */
+static int take_late_options(int argc, char **argv)
+{
+	int i, kept = 1;
+
+	for (i = 1; i < argc; i++) {
+		const struct option *o;
+		const char *a = argv[i], *val = NULL;
+		size_t len;
+
+		if (!strcmp(a, "--")) {
+			while (++i < argc)
+				argv[kept++] = argv[i];
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "-V")) {
+			take_option(a[1], NULL, argv[0]);
+			continue;
+		}
+		for (o = options; o->name; o++) {
+			len = strlen(o->name);
+			if (strncmp(a, "--", 2) || strncmp(a + 2, o->name, len))
+				continue;
+			if (a[2 + len] == '=' && o->has_arg)
+				val = a + 3 + len;
+			else if (a[2 + len])
+				continue;
+			break;
+		}
+		if (!o->name) {
+			argv[kept++] = argv[i];
+			continue;
+		}
+		if (o->has_arg && !val) {
+			if (i + 1 >= argc)
+				usage("option '--%s' needs a value", o->name);
+			val = argv[++i];
+		}
+		take_option(o->val, val, argv[0]);
+	}
+	return kept;
 }
 
 static int cmd_set(int argc, char **argv)
@@ -881,29 +1027,23 @@ static void cmd_step(const char *arg, struct timex *tx)
 int main(int argc, char **argv)
 {
 	struct timex tx;
-	int i, state;
+	int i, c, state;
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--kernel"))
-			use_kernel = true;
-		else if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
-			device = argv[++i];
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			show_help();
-		else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V"))
-			show_version();
-		else
-			usage("unknown option '%s'", argv[i]);
+	/* Before the command; "+": the command and its arguments stay. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
+		if (c == ':')
+			usage("option '%s' needs a value", argv[optind - 1]);
+		if (!take_option(c, optarg, NULL))
+			usage("unknown option '%s'", argv[optind - 1]);
 	}
-	if (i >= argc)
+	if (optind >= argc)
 		usage("no command given");
+	argc -= optind;
+	argv += optind;
+	argc = take_late_options(argc, argv);
 	if (getenv("NTPDISC_DEVICE") && device == (const char *)NTPDISC_DEVICE_PATH)
 		device = getenv("NTPDISC_DEVICE");
-
-	argc -= i;
-	argv += i;
 	if (!strcmp(argv[0], "watch") && argc <= 2) {
 		cmd_watch(argc == 2 ? parse_ll("count", argv[1], 0, INT_MAX) :
 			  0);
