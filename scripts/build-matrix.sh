@@ -63,11 +63,20 @@ apt_of() {
 	fi
 }
 
+# The arch headers name the common ones, and themselves as the output
+# directory, by absolute paths (/usr/src/... as packaged): point them at
+# their copies here, again whenever this tree is reached by another path.
+point_home() {
+	sed -i -e "s|^include .*/usr/src/\(linux-headers-[^/]*\)/Makefile\$|include $dir/usr/src/\1/Makefile|" \
+		-e "s|^KBUILD_OUTPUT=.*/usr/src/|KBUILD_OUTPUT=$dir/usr/src/|" \
+		"$hdir/Makefile"
+}
+
 # Unpack RELEASE's headers (arch, common, kbuild) into .cache/headers.
 fetch() {
 	rel=$1 dir=$hdrs/$1
 	hdir=$dir/usr/src/linux-headers-$rel
-	[ -f "$hdir/.testbed-ready" ] && return 0
+	[ -f "$hdir/.testbed-ready" ] && { point_home; return 0; }
 	if [ "$(apt_of "$rel")" = host ]; then
 		ac() { apt-cache "$@"; }
 		ag() { apt-get -q -o APT::Sandbox::User=root "$@"; }
@@ -86,11 +95,7 @@ fetch() {
 		dpkg -x "$deb" "$dir"
 	done
 	rm -rf "$dir.dl"
-	# The arch headers name the common ones, and themselves as the output
-	# directory, by absolute /usr/src paths: point them at their copies.
-	sed -i -e "s|^include /usr/src/|include $dir/usr/src/|" \
-		-e "s|^KBUILD_OUTPUT=/usr/src/|KBUILD_OUTPUT=$dir/usr/src/|" \
-		"$hdir/Makefile"
+	point_home
 	# From 7.x the headers lack the script with which kbuild asks whether
 	# sparse runs, and C=1 then quietly checks nothing: the test bed's own.
 	for c in "$dir"/usr/src/linux-headers-*-common; do
