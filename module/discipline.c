@@ -3,7 +3,8 @@
  * ntpdisc discipline: Linux's NTP clock model, re-implemented as a pure
  * unit. Behaviour, including rounding, clamps and the order in which an
  * adjtimex request is applied, follows Linux 6.1 (kernel/time/ntp.c and
- * the checks of do_adjtimex()), because daemons probe those details.
+ * the checks of do_adjtimex()), because daemons probe those details; with
+ * DISC_SKEW, how 7.3 slews phase and adjtime instead (discipline.h).
  *
  * Arithmetic that the kernel lets wrap (it builds with
  * -fno-strict-overflow) is done on unsigned types here, so that absurd
@@ -33,6 +34,23 @@ static inline s64 disc_wrap_add(s64 a, s64 b)
 static inline s64 disc_wrap_mul(s64 a, s64 b)
 {
 	return (s64)((u64)a * (u64)b);
+}
+
+/* One microsecond of slew, ns << 32. */
+#define DISC_US_SCALED		((s64)NSEC_PER_USEC << DISC_SCALE_SHIFT)
+/* The most adjtime slews in one tick, ns << 32. */
+#define DISC_MAX_TICKADJ_SCALED \
+	((DISC_MAX_TICKADJ * NSEC_PER_USEC << DISC_SCALE_SHIFT) / DISC_HZ)
+
+/* +1 or -1; 0 counts as positive. */
+static inline int disc_sign(s64 val)
+{
+	return val < 0 ? -1 : 1;
+}
+
+static inline s64 disc_abs(s64 val)
+{
+	return val < 0 ? -val : val;
 }
 
 static void disc_update_frequency(struct discipline *disc);
@@ -125,13 +143,24 @@ void discipline_adopt(struct discipline *disc,
  * discipline_set_terms() - take over the terms of the second in progress
  * @disc: the discipline, just adopted from the kernel's state
  * @tick_length: the kernel's current tick length, ns << 32
+ * @skew: DISC_SKEW: the kernel's current skew (ntp_get_skew_delta())
  *
  * What the kernel's tick length has beyond the base is this second's
  * phase and adjtime terms; both count as phase here, until the next
- * second computes its own terms from what is left.
+ * second computes its own terms from what is left. With DISC_SKEW the
+ * tick length has no slew in it; what it has beyond the base is the
+ * clocksource's rounding, which the kernel does not report otherwise
+ * (to within HZ units of ns << 32 a second), and the skew goes on.
  */
-void discipline_set_terms(struct discipline *disc, u64 tick_length)
+void discipline_set_terms(struct discipline *disc, u64 tick_length, s64 skew)
 {
+	if (DISC_SKEW) {
+		disc->cs_tick_adj = (s64)(tick_length * DISC_HZ -
+					  discipline_second_length(disc));
+		disc_update_frequency(disc);
+		disc->skew_delta = skew;
+		return;
+	}
 	disc->phase_adj = (s64)(tick_length - disc->tick_length_base);
 	disc->adjtime_adj = 0;
 }
@@ -267,8 +296,11 @@ int discipline_setoffset_check(const struct timespec64 *now,
 /* A new tick or frequency moves the current tick at once, terms kept. */
 static void disc_update_frequency(struct discipline *disc)
 {
-	disc->tick_length_base = div_u64(discipline_second_length(disc),
-					 DISC_HZ);
+	u64 second = discipline_second_length(disc);
+
+	if (DISC_SKEW)
+		second += disc->cs_tick_adj;
+	disc->tick_length_base = div_u64(second, DISC_HZ);
 }
 
 /*
@@ -345,6 +377,8 @@ void discipline_clear(struct discipline *disc)
 	disc_update_frequency(disc);
 	disc->phase_adj = 0;
 	disc->adjtime_adj = 0;
+	disc->skew_delta = 0;
+	disc->time_adjust_frac = 0;
 	disc->time_offset = 0;
 	disc->next_leap_sec = TIME64_MAX;
 }
@@ -451,8 +485,11 @@ int discipline_adjtimex(struct discipline *disc, struct __kernel_timex *txc,
 	if (txc->modes & DISC_ADJ_ADJTIME) {
 		long old_adjust = disc->time_adjust;
 
-		if (!(txc->modes & DISC_ADJ_READONLY))
+		if (!(txc->modes & DISC_ADJ_READONLY)) {
 			disc->time_adjust = txc->offset;
+			/* What was taken out for delivery goes with it. */
+			disc->time_adjust_frac = 0;
+		}
 		txc->offset = old_adjust;
 	} else {
 		if (txc->modes)
@@ -564,13 +601,163 @@ static void disc_step_leap_state(struct discipline *disc, time64_t secs,
 	}
 }
 
+/*
+ * DISC_SKEW: phase slewed one way and adjtime the other would only move
+ * the clock by their difference, and the per-tick drain, which takes the
+ * skew's sign, would never reduce the part that cancels. Move @phase of
+ * that part (time_offset's units and sign) from time_offset to time_adjust
+ * directly, which moves no clock; neither goes past zero.
+ */
+static void disc_cancel_opposed(struct discipline *disc, s64 phase)
+{
+	s64 carry;
+
+	if (disc_abs(phase) > disc_abs(disc->time_offset))
+		phase = disc->time_offset;
+	if (!phase)
+		return;
+	disc->time_offset -= phase;
+	disc->time_adjust_frac += phase * DISC_HZ;
+	if (disc_abs(disc->time_adjust_frac) >= DISC_US_SCALED) {
+		carry = div64_s64(disc->time_adjust_frac, DISC_US_SCALED);
+		disc->time_adjust += carry;
+		disc->time_adjust_frac -= carry * DISC_US_SCALED;
+	}
+	/* The drain reads the sub-us part as slew in time_adjust's direction. */
+	if (disc->time_adjust > 0 && disc->time_adjust_frac < 0) {
+		disc->time_adjust--;
+		disc->time_adjust_frac += DISC_US_SCALED;
+	} else if (disc->time_adjust < 0 && disc->time_adjust_frac > 0) {
+		disc->time_adjust++;
+		disc->time_adjust_frac -= DISC_US_SCALED;
+	}
+}
+
+/*
+ * DISC_SKEW: this second's per-tick skew, from the phase (its exponential
+ * share, or all of what is left once that share rounds to nothing) and
+ * adjtime (at most DISC_MAX_TICKADJ per second). Nothing is taken off
+ * here: the drain takes off what the ticks deliver. A skew that would
+ * round to zero is one unit, so that every slew ends at zero.
+ */
+static void disc_set_skew(struct discipline *disc)
+{
+	s64 phase = 0, adjust = 0, amount, net;
+
+	if (!disc->time_offset && !disc->time_adjust &&
+	    !disc->time_adjust_frac) {
+		disc->skew_delta = 0;
+		return;
+	}
+	phase = disc_shift_right(disc->time_offset,
+				 DISC_SHIFT_PLL + disc->time_constant);
+	if (!phase)
+		phase = disc->time_offset;
+	if (disc->time_adjust || disc->time_adjust_frac) {
+		if (disc->time_adjust >= DISC_MAX_TICKADJ)
+			amount = DISC_MAX_TICKADJ * DISC_US_SCALED;
+		else if (disc->time_adjust <= -DISC_MAX_TICKADJ)
+			amount = -DISC_MAX_TICKADJ * DISC_US_SCALED;
+		else
+			amount = disc->time_adjust * DISC_US_SCALED +
+				 disc->time_adjust_frac;
+		adjust = div_s64(amount, DISC_HZ);
+		if (!adjust)
+			adjust = disc_sign(disc->time_adjust_frac);
+	}
+	if (phase && adjust && disc_sign(phase) != disc_sign(adjust))
+		disc_cancel_opposed(disc, disc_sign(phase) *
+				    min(disc_abs(phase), disc_abs(adjust)));
+	net = phase + adjust;
+	disc->skew_delta = div_s64(net, DISC_HZ);
+	if (!disc->skew_delta && net)
+		disc->skew_delta = disc_sign(net);
+}
+
+/* DISC_SKEW: take the adjtime share of @amount; returns what is left. */
+static s64 disc_drain_adjust(struct discipline *disc, s64 amount,
+			     unsigned int shift)
+{
+	s64 dir = disc->time_adjust ? disc->time_adjust :
+				       disc->time_adjust_frac;
+	s64 deliver, missing;
+	long borrow;
+
+	if (!amount || !dir || disc_sign(amount) != disc_sign(dir))
+		return amount;
+	/* ns << 32 to deliver over these 1 << @shift ticks, rate-capped. */
+	deliver = min(disc_abs(amount) * DISC_HZ,
+		      (s64)DISC_MAX_TICKADJ_SCALED << shift);
+	missing = deliver - disc_abs(disc->time_adjust_frac);
+	if (missing > 0 && disc->time_adjust) {
+		/* Whole microseconds move into the part being delivered. */
+		borrow = div64_u64(missing + DISC_US_SCALED - 1, DISC_US_SCALED);
+		if (disc->time_adjust > 0) {
+			borrow = min(borrow, disc->time_adjust);
+			disc->time_adjust -= borrow;
+			disc->time_adjust_frac += (s64)borrow * DISC_US_SCALED;
+		} else {
+			/* -LONG_MIN would overflow: compare, do not negate. */
+			if (disc->time_adjust > -borrow)
+				borrow = -disc->time_adjust;
+			disc->time_adjust += borrow;
+			disc->time_adjust_frac -= (s64)borrow * DISC_US_SCALED;
+		}
+	}
+	deliver = min(deliver, disc_abs(disc->time_adjust_frac));
+	disc->time_adjust_frac += disc->time_adjust_frac > 0 ? -deliver :
+							       deliver;
+	return amount - disc_sign(amount) * div_s64(deliver, DISC_HZ);
+}
+
+/* DISC_SKEW: take the phase share of @amount; returns what is left. */
+static s64 disc_drain_offset(struct discipline *disc, s64 amount)
+{
+	s64 left;
+
+	if (!amount || disc_sign(amount) != disc_sign(disc->time_offset))
+		return amount;
+	if (disc_abs(amount) > disc_abs(disc->time_offset)) {
+		left = amount - disc->time_offset;
+		disc->time_offset = 0;
+		return left;
+	}
+	disc->time_offset -= amount;
+	return 0;
+}
+
+/**
+ * discipline_drain_skew() - account for the skew the timekeeper delivered
+ * @disc: the discipline
+ * @amount: skew of 1 << @shift ticks, in the units of discipline_skew_delta()
+ * @shift: log2 of the ticks accumulated at once
+ *
+ * As ntp_drain_skew() from 7.3: adjtime first, at its rate limit, then the
+ * phase; neither past zero. Always 0 without DISC_SKEW.
+ *
+ * Return: the part of @amount that was slew still to deliver.
+ */
+s64 discipline_drain_skew(struct discipline *disc, s64 amount,
+			  unsigned int shift)
+{
+	s64 left;
+
+	if (!DISC_SKEW)
+		return 0;
+	left = disc_drain_adjust(disc, amount, shift);
+	left = disc_drain_offset(disc, left);
+	return amount - left;
+}
+
 /**
  * discipline_second_overflow() - advance the discipline by one second
  * @disc: the discipline
  * @secs: the CLOCK_REALTIME second that has just begun
  *
  * Runs the leap state machine, grows the maximum error, and sets the
- * phase and adjtime terms of every tick of the second that has begun.
+ * phase and adjtime terms of every tick of the second that has begun (with
+ * DISC_SKEW: the skew of every tick, which discipline_drain_skew() then
+ * takes off what is left to slew as the ticks deliver it).
  *
  * Return: the leap to apply to the clock now: -1 to set it back a second
  * (insertion), 1 to set it forward (deletion), otherwise 0.
@@ -585,6 +772,11 @@ int discipline_second_overflow(struct discipline *disc, time64_t secs)
 	if (disc->time_maxerror > DISC_PHASE_LIMIT) {
 		disc->time_maxerror = DISC_PHASE_LIMIT;
 		disc->time_status |= STA_UNSYNC;
+	}
+
+	if (DISC_SKEW) {
+		disc_set_skew(disc);
+		return leap;
 	}
 
 	/* The residual offset decays with the time constant. */

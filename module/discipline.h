@@ -25,8 +25,24 @@
 #include <linux/time64.h>
 #include <linux/timex.h>
 #include <linux/types.h>
+/* Which of the kernel's NTP models this build follows (Kbuild's probes). */
+#include "compat_probed.h"
 #else
 #include "host_kernel.h"
+#endif
+
+/*
+ * From 7.3 the kernel no longer folds the phase and adjtime slews into the
+ * tick length: second_overflow() sets a per-tick skew, which the
+ * timekeeper adds to its multiplier and drains, tick by tick, from what is
+ * left to slew (ntp_get_skew_delta(), ntp_drain_skew()). The timekeeper
+ * shows it (struct timekeeper's skew_delta); host builds ask for it with
+ * -DNTPDISC_HAVE_TIMEKEEPER_SKEW_DELTA.
+ */
+#ifdef NTPDISC_HAVE_TIMEKEEPER_SKEW_DELTA
+#define DISC_SKEW		1
+#else
+#define DISC_SKEW		0
 #endif
 
 /*
@@ -64,8 +80,17 @@
 /**
  * struct discipline - all state of one NTP discipline
  * @tick_length_base: tick length from tick_usec and time_freq, ns << 32
+ *	(DISC_SKEW: and @cs_tick_adj; all there is of the tick length)
  * @phase_adj:    this second's PLL/FLL phase term of each tick, ns << 32
- * @adjtime_adj:  this second's adjtime term of each tick, ns << 32
+ *	(not DISC_SKEW)
+ * @adjtime_adj:  this second's adjtime term of each tick, ns << 32 (not
+ *	DISC_SKEW)
+ * @skew_delta:   DISC_SKEW: this second's slew of each tick, in the units
+ *	of @time_offset
+ * @time_adjust_frac: DISC_SKEW: the part of the adjtime slew taken from
+ *	@time_adjust and not yet delivered, ns << 32
+ * @cs_tick_adj:  DISC_SKEW: how far a second of the clocksource's whole
+ *	ticks is from a nominal one, ns << 32, as the timekeeper last said
  * @time_offset:  phase still to be slewed, ns << 32 per tick
  * @time_freq:    frequency correction, ns/s << 32
  * @time_reftime: CLOCK_REALTIME second of the last PLL update
@@ -86,6 +111,9 @@ struct discipline {
 	u64 tick_length_base;
 	s64 phase_adj;
 	s64 adjtime_adj;
+	s64 skew_delta;
+	s64 time_adjust_frac;
+	s64 cs_tick_adj;
 	s64 time_offset;
 	s64 time_freq;
 	time64_t time_reftime;
@@ -133,7 +161,7 @@ void discipline_init(struct discipline *disc);
 void discipline_adopt(struct discipline *disc,
 		      const struct discipline_handover *from);
 
-void discipline_set_terms(struct discipline *disc, u64 tick_length);
+void discipline_set_terms(struct discipline *disc, u64 tick_length, s64 skew);
 bool discipline_changes(const struct __kernel_timex *txc);
 int discipline_validate(const struct __kernel_timex *txc,
 			bool (*may_set_time)(void));
@@ -148,6 +176,20 @@ int discipline_adjtimex(struct discipline *disc, struct __kernel_timex *txc,
 			s32 *tai);
 int discipline_second_overflow(struct discipline *disc, time64_t secs);
 void discipline_clear(struct discipline *disc);
+s64 discipline_drain_skew(struct discipline *disc, s64 amount,
+			  unsigned int shift);
+
+/**
+ * discipline_skew_delta() - this second's slew of each tick
+ * @disc: the discipline
+ *
+ * Return: as ntp_get_skew_delta() from 7.3, ns << 32 / HZ per tick; always
+ * 0 where the slews are in the tick length instead (!DISC_SKEW).
+ */
+static inline s64 discipline_skew_delta(const struct discipline *disc)
+{
+	return disc->skew_delta;
+}
 
 /**
  * discipline_tick_length() - length of the current tick

@@ -37,6 +37,7 @@
  * @offs: the clocks' offsets from CLOCK_MONOTONIC when last looked at
  * @last_second: the timekeeper's second the discipline was last
  *	advanced to
+ * @drained: DISC_SKEW: ticks of @last_second whose skew was drained
  * @updates: seconds advanced since load
  * @clock_sets: clock sets seen since load
  * @timer: per-second timer on CLOCK_MONOTONIC, aimed at the next
@@ -49,6 +50,7 @@ struct shadow {
 	s32 tai;
 	struct ntpdisc_offsets offs;
 	time64_t last_second;
+	unsigned int drained;
 	u64 updates;
 	u64 clock_sets;
 	struct hrtimer timer;
@@ -69,6 +71,7 @@ struct shadow_now {
 	struct ntpdisc_offsets offs;
 	struct timespec64 ts;
 	time64_t xtime_sec;
+	long xtime_nsec;
 };
 
 static void shadow_read_clock(struct shadow_now *now)
@@ -83,6 +86,44 @@ static void shadow_read_clock(struct shadow_now *now)
 	now->real = ktime_add(now->mono, now->offs.real);
 	now->ts = ktime_to_timespec64(now->real);
 	now->xtime_sec = coarse.tv_sec;
+	now->xtime_nsec = coarse.tv_nsec;
+}
+
+/*
+ * DISC_SKEW: the kernel drains this second's skew at every tick the
+ * timekeeper accumulates, from the one after the tick that crossed into
+ * the second up to and including the one that crosses out of it. Drain as
+ * many here, lazily, whenever the discipline is looked at.
+ */
+static void shadow_drain_to(unsigned int ticks)
+{
+	s64 skew = discipline_skew_delta(&shadow.disc);
+
+	if (!DISC_SKEW || !skew) {
+		shadow.drained = max(shadow.drained, ticks);
+		return;
+	}
+	for (; shadow.drained < ticks; shadow.drained++)
+		discipline_drain_skew(&shadow.disc, skew, 0);
+}
+
+/*
+ * DISC_SKEW: the ticks of the current second accumulated since the one
+ * that crossed into it, from how far into the second the timekeeper's
+ * accumulated time is: ticks end at a whole number of tick lengths after
+ * the crossing one, which ended less than a tick after the boundary.
+ */
+static unsigned int shadow_ticks_in(long xtime_nsec)
+{
+	u64 tick = discipline_tick_length(&shadow.disc) +
+		   discipline_skew_delta(&shadow.disc) * DISC_HZ;
+	u64 ticks;
+
+	tick >>= DISC_SCALE_SHIFT;
+	if (!tick)
+		return 0;
+	ticks = div64_u64(xtime_nsec, tick);
+	return min_t(u64, ticks, DISC_HZ);
 }
 
 /* Leaps applied in this call, reported once the lock is dropped. */
@@ -96,9 +137,12 @@ static void shadow_advance_to(time64_t sec, struct shadow_leaps *leaps)
 	while (shadow.last_second < sec) {
 		int leap;
 
+		/* The rest of the second, the tick crossing out included. */
+		shadow_drain_to(DISC_HZ);
 		shadow.last_second++;
 		leap = discipline_second_overflow(&shadow.disc,
 						  shadow.last_second);
+		shadow.drained = 0;
 		shadow.tai -= leap;
 		shadow.updates++;
 		if (leap < 0)
@@ -170,6 +214,8 @@ static bool shadow_sync(const struct shadow_now *now,
 		set = true;
 	}
 	shadow_advance_to(now->xtime_sec, leaps);
+	if (DISC_SKEW && shadow.last_second == now->xtime_sec)
+		shadow_drain_to(shadow_ticks_in(now->xtime_nsec));
 	return set;
 }
 
@@ -325,6 +371,7 @@ static void shadow_prepare(const struct discipline_handover *from)
 	shadow_read_clock(&now);
 	shadow.offs = now.offs;
 	shadow.last_second = now.xtime_sec;
+	shadow.drained = DISC_HZ;
 	if (from) {
 		/* An adopted PLL counts its next interval from now. */
 		discipline_adopt(&shadow.disc, from);

@@ -12,7 +12,8 @@
 
 #include "discipline.h"
 
-static int test_count, test_failed;
+#include "unit_tap.h"
+
 static bool privileged = true;
 static int privilege_checks;
 
@@ -21,24 +22,6 @@ static bool host_may_set_time(void)
 	privilege_checks++;
 	return privileged;
 }
-
-static void check(bool cond, const char *name, long long got, long long want)
-{
-	test_count++;
-	if (cond) {
-		printf("ok %d %s\n", test_count, name);
-		return;
-	}
-	test_failed++;
-	printf("not ok %d %s\n# got %lld, want %lld\n", test_count, name,
-	       got, want);
-}
-
-#define CHECK_EQ(name, got, want) do {				\
-	long long __got = (got), __want = (want);			\
-									\
-	check(__got == __want, name, __got, __want);			\
-} while (0)
 
 struct fixture {
 	struct discipline disc;

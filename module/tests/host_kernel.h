@@ -73,4 +73,14 @@ static inline s64 div64_long(s64 dividend, long divisor)
 	return dividend / divisor;
 }
 
+static inline s64 div64_s64(s64 dividend, s64 divisor)
+{
+	return dividend / divisor;
+}
+
+static inline u64 div64_u64(u64 dividend, u64 divisor)
+{
+	return dividend / divisor;
+}
+
 #endif /* _NTPDISC_HOST_KERNEL_H */
