@@ -30,8 +30,24 @@
 #include "compat.h"
 #include "ntpdisc.h"
 
-#if !defined(NTPDISC_SERIES_6_1) && !defined(NTPDISC_SERIES_6_12)
-#error "the livepatch actuator is written for the 6.1 and 6.12 series only"
+/*
+ * The entry points, by the prototypes Kbuild found (probe/ntp_entry.sh):
+ * 6.1's and 6.12's take no timekeeper id; from 7.2 on they do
+ * (NTPDISC_NTP_TKID), and from 7.3 the slews are a per-tick skew that the
+ * timekeeper drains (NTPDISC_NTP_SKEW, the discipline's DISC_SKEW).
+ */
+#if !defined(NTPDISC_SERIES_6_1) && !defined(NTPDISC_SERIES_6_12) && \
+	!defined(NTPDISC_NTP_TKID)
+#error "the livepatch actuator is built only for NTP entry points it knows"
+#endif
+#if defined(NTPDISC_NTP_SKEW) != DISC_SKEW
+#error "the kernel's skew entry points and the discipline's model disagree"
+#endif
+/* ntp_notify_cmos_timer() says whether the clock was stepped (6.12 on). */
+#if defined(NTPDISC_SERIES_6_12) || defined(NTPDISC_NTP_TKID)
+#define LP_NOTIFY_OFFSET_SET	1
+#else
+#define LP_NOTIFY_OFFSET_SET	0
 #endif
 
 /* The per-tick maths and xtime reads below assume a 64-bit kernel. */
@@ -53,7 +69,11 @@ static_assert(BITS_PER_LONG == 64);
 #define LP_RTC_INTERVAL_SEC	659
 
 /* The kernel functions replaced, see lp_funcs[]. */
+#ifdef NTPDISC_NTP_SKEW
+#define LP_NFUNCS		9
+#else
 #define LP_NFUNCS		7
+#endif
 
 /*
  * Tests of the teardown need the RTC work and timer busy: every this many
@@ -124,7 +144,7 @@ static struct lp lp = {
  * functions they replace, series by series.
  */
 
-static u64 lp_ntp_tick_length(void)
+static u64 lp_tick_length(void)
 {
 	unsigned long flags;
 	u64 length;
@@ -135,7 +155,7 @@ static u64 lp_ntp_tick_length(void)
 	return length;
 }
 
-static int lp_second_overflow(time64_t secs)
+static int lp_overflow(time64_t secs)
 {
 	unsigned long flags;
 	int leap;
@@ -151,7 +171,7 @@ static int lp_second_overflow(time64_t secs)
 	return leap;
 }
 
-static ktime_t lp_ntp_get_next_leap(void)
+static ktime_t lp_next_leap(void)
 {
 	unsigned long flags;
 	time64_t leap;
@@ -162,19 +182,21 @@ static ktime_t lp_ntp_get_next_leap(void)
 	return leap == TIME64_MAX ? KTIME_MAX : ktime_set(leap, 0);
 }
 
-static void lp_ntp_clear(void)
+/* @cs_tick_adj: the clocksource's rounding, DISC_SKEW only. */
+static void lp_clear(s64 cs_tick_adj)
 {
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&lp.lock, flags);
+	lp.disc.cs_tick_adj = cs_tick_adj;
 	discipline_clear(&lp.disc);
 	lp.clears++;
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 }
 
-static int lp_do_adjtimex(struct __kernel_timex *txc,
-			  const struct timespec64 *ts, s32 *time_tai,
-			  struct audit_ntp_data *ad)
+static int lp_kernel_adjtimex(struct __kernel_timex *txc,
+			      const struct timespec64 *ts, s32 *time_tai,
+			      struct audit_ntp_data *ad)
 {
 	unsigned long flags;
 	int ret;
@@ -191,6 +213,90 @@ static int lp_do_adjtimex(struct __kernel_timex *txc,
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	return ret;
 }
+
+/*
+ * The replacements proper: the kernel's names and prototypes, series by
+ * series. With a timekeeper id, only the core one (0) can call: the
+ * livepatch refuses to load where auxiliary clocks exist (lp_unusable()).
+ */
+#ifdef NTPDISC_NTP_TKID
+static u64 lp_ntp_tick_length(unsigned int tkid)
+{
+	return lp_tick_length();
+}
+
+static int lp_second_overflow(unsigned int tkid, time64_t secs)
+{
+	return lp_overflow(secs);
+}
+
+static ktime_t lp_ntp_get_next_leap(unsigned int tkid)
+{
+	return lp_next_leap();
+}
+
+static int lp_ntp_adjtimex(unsigned int tkid, struct __kernel_timex *txc,
+			   const struct timespec64 *ts, s32 *time_tai,
+			   struct audit_ntp_data *ad)
+{
+	return lp_kernel_adjtimex(txc, ts, time_tai, ad);
+}
+#else
+static u64 lp_ntp_tick_length(void)
+{
+	return lp_tick_length();
+}
+
+static int lp_second_overflow(time64_t secs)
+{
+	return lp_overflow(secs);
+}
+
+static ktime_t lp_ntp_get_next_leap(void)
+{
+	return lp_next_leap();
+}
+#endif
+
+#ifdef NTPDISC_NTP_SKEW
+static void lp_ntp_clear(unsigned int tkid, s64 cs_tick_adj)
+{
+	lp_clear(cs_tick_adj);
+}
+
+static s64 lp_ntp_get_skew_delta(unsigned int tkid)
+{
+	unsigned long flags;
+	s64 skew;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	skew = discipline_skew_delta(&lp.disc);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return skew;
+}
+
+/* Once per accumulation, from the timekeeper: keep it to the arithmetic. */
+static s64 lp_ntp_drain_skew(unsigned int tkid, s64 amount, unsigned int shift)
+{
+	unsigned long flags;
+	s64 claimed;
+
+	raw_spin_lock_irqsave(&lp.lock, flags);
+	claimed = discipline_drain_skew(&lp.disc, amount, shift);
+	raw_spin_unlock_irqrestore(&lp.lock, flags);
+	return claimed;
+}
+#elif defined(NTPDISC_NTP_TKID)
+static void lp_ntp_clear(unsigned int tkid)
+{
+	lp_clear(0);
+}
+#else
+static void lp_ntp_clear(void)
+{
+	lp_clear(0);
+}
+#endif
 
 static bool lp_synced(void)
 {
@@ -254,15 +360,13 @@ static void lp_rtc_stop(void)
  */
 static void lp_rtc_notify(bool offset_set)
 {
-#ifdef NTPDISC_SERIES_6_12
-	if (offset_set)
+	if (LP_NOTIFY_OFFSET_SET && offset_set)
 		hrtimer_cancel(&lp.rtc_timer);
-#endif
 	lp_rtc_kick();
 }
 
 /* Called by do_adjtimex() outside the timekeeper's lock. */
-#ifdef NTPDISC_SERIES_6_12
+#if LP_NOTIFY_OFFSET_SET
 static void lp_ntp_notify_cmos_timer(bool offset_set)
 {
 	lp_rtc_notify(offset_set);
@@ -286,12 +390,21 @@ static void lp_sync_hw_clock(struct work_struct *work)
 static struct klp_func lp_funcs[] = {
 	{ .old_name = "ntp_tick_length", .new_func = lp_ntp_tick_length },
 	{ .old_name = "second_overflow", .new_func = lp_second_overflow },
-	{ .old_name = "__do_adjtimex", .new_func = lp_do_adjtimex },
+#ifdef NTPDISC_NTP_TKID
+	{ .old_name = "ntp_adjtimex", .new_func = lp_ntp_adjtimex },
+#else
+	{ .old_name = "__do_adjtimex", .new_func = lp_kernel_adjtimex },
+#endif
 	{ .old_name = "ntp_get_next_leap", .new_func = lp_ntp_get_next_leap },
 	{ .old_name = "ntp_clear", .new_func = lp_ntp_clear },
 	{ .old_name = "ntp_notify_cmos_timer",
 	  .new_func = lp_ntp_notify_cmos_timer },
 	{ .old_name = "sync_hw_clock", .new_func = lp_sync_hw_clock },
+#ifdef NTPDISC_NTP_SKEW
+	/* Indices fixed: lp_pre_patch() asks the kernel's for its skew. */
+	{ .old_name = "ntp_get_skew_delta", .new_func = lp_ntp_get_skew_delta },
+	{ .old_name = "ntp_drain_skew", .new_func = lp_ntp_drain_skew },
+#endif
 	{ }
 };
 
@@ -339,19 +452,29 @@ static void lp_post_unpatch(struct klp_object *obj)
  * carries this second's phase and adjtime terms, which the state handed
  * over does not (only what is left after them). Its own function, not
  * yet patched, tells; the rest of this second then runs at the same
- * rate, and the next second goes on from the adopted remainders.
+ * rate, and the next second goes on from the adopted remainders. From
+ * 7.3 the tick length holds the clocksource's rounding instead, and this
+ * second's slew is the kernel's skew, which its own function tells too.
  */
 static int lp_pre_patch(struct klp_object *obj)
 {
-	u64 (*kernel_tick_length)(void) = (void *)lp_funcs[0].old_func;
 	unsigned long flags;
+	s64 skew = 0;
 	u64 length;
 
-	if (!lp.handed_over || !kernel_tick_length)
+	if (!lp.handed_over || !lp_funcs[0].old_func)
 		return 0;
-	length = kernel_tick_length();
+#ifdef NTPDISC_NTP_TKID
+	length = ((u64 (*)(unsigned int))lp_funcs[0].old_func)(0);
+#else
+	length = ((u64 (*)(void))lp_funcs[0].old_func)();
+#endif
+#ifdef NTPDISC_NTP_SKEW
+	if (lp_funcs[7].old_func)
+		skew = ((s64 (*)(unsigned int))lp_funcs[7].old_func)(0);
+#endif
 	raw_spin_lock_irqsave(&lp.lock, flags);
-	discipline_set_terms(&lp.disc, length);
+	discipline_set_terms(&lp.disc, length, skew);
 	raw_spin_unlock_irqrestore(&lp.lock, flags);
 	return 0;
 }
@@ -551,12 +674,12 @@ static const char *lp_unusable(void)
 {
 	const char *release = init_utsname()->release;
 
-#ifdef NTPDISC_SERIES_6_12
-	if (strncmp(release, "6.12.", 5))
-#else
-	if (strncmp(release, "6.1.", 4))
-#endif
+	if (strncmp(release, NTPDISC_SERIES_RELEASE,
+		    strlen(NTPDISC_SERIES_RELEASE)))
 		return "the livepatch is built for another kernel series";
+	/* Their timekeepers would call ours, which only knows the core one. */
+	if (IS_ENABLED(CONFIG_POSIX_AUX_CLOCKS))
+		return "the livepatch does not handle auxiliary clocks (CONFIG_POSIX_AUX_CLOCKS)";
 	return NULL;
 }
 
