@@ -149,8 +149,9 @@ void discipline_adopt(struct discipline *disc,
  * phase and adjtime terms; both count as phase here, until the next
  * second computes its own terms from what is left. With DISC_SKEW the
  * tick length has no slew in it; what it has beyond the base is the
- * clocksource's rounding, which the kernel does not report otherwise
- * (to within HZ units of ns << 32 a second), and the skew goes on.
+ * clocksource's rounding, which the kernel reports nowhere else, and the
+ * part of its frequency that adjtimex(2) rounds off in reading it back
+ * (under 1/65536 ppm); both are kept, and the skew goes on.
  */
 void discipline_set_terms(struct discipline *disc, u64 tick_length, s64 skew)
 {
