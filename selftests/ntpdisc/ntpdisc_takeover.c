@@ -656,7 +656,9 @@ TEST_F_TIMEOUT(takeover, stacked_on_by_another_livepatch, 120)
 	ASSERT_LE(0, mod);
 	ASSERT_EQ(0, syscall(SYS_finit_module, mod, "replace=0", 0));
 	close(mod);
-	for (i = 0; i < 300 && sysfs_is_one("/sys/kernel/livepatch/ntpdisc_test_replace/transition"); i++)
+	for (i = 0; i < 300 &&
+	     sysfs_is_one("/sys/kernel/livepatch/ntpdisc_test_replace/transition");
+	     i++)
 		usleep(100000);
 	sleep(3);
 	EXPECT_TRUE(sysfs_is_one("/sys/kernel/livepatch/ntpdisc/enabled"));
