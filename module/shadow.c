@@ -37,7 +37,11 @@
  * @offs: the clocks' offsets from CLOCK_MONOTONIC when last looked at
  * @last_second: the timekeeper's second the discipline was last
  *	advanced to
- * @drained: DISC_SKEW: ticks of @last_second whose skew was drained
+ * @drained: DISC_SKEW: ticks of @last_second after the one that crossed
+ *	into it whose skew was drained
+ * @tick_end_ns: DISC_SKEW: where in @last_second the tick that crossed
+ *	into it ended, as the tick length now in force counts (shadow_retick())
+ * @tick_end_known: DISC_SKEW: whether @tick_end_ns is known
  * @updates: seconds advanced since load
  * @clock_sets: clock sets seen since load
  * @timer: per-second timer on CLOCK_MONOTONIC, aimed at the next
@@ -51,6 +55,8 @@ struct shadow {
 	struct ntpdisc_offsets offs;
 	time64_t last_second;
 	unsigned int drained;
+	s64 tick_end_ns;
+	bool tick_end_known;
 	u64 updates;
 	u64 clock_sets;
 	struct hrtimer timer;
@@ -90,10 +96,14 @@ static void shadow_read_clock(struct shadow_now *now)
 }
 
 /*
- * DISC_SKEW: the kernel drains this second's skew at every tick the
- * timekeeper accumulates, from the one after the tick that crossed into
- * the second up to and including the one that crosses out of it. Drain as
- * many here, lazily, whenever the discipline is looked at.
+ * DISC_SKEW: the timekeeper drains skew once per accumulated tick, at the
+ * rate it cached when it last adjusted its multiplier. The tick that
+ * crosses into a second runs second_overflow() first and then drains the
+ * previous second's rate from the new second's remainders; the ticks after
+ * it drain the new rate. Drain as many here, lazily, whenever the
+ * discipline is looked at. Several ticks accumulated in one go after an
+ * idle spell all drain the old rate in the kernel, which cannot be seen
+ * from here: the shadow is then off by their difference (ntpdisc(4)).
  */
 static void shadow_drain_to(unsigned int ticks)
 {
@@ -107,23 +117,66 @@ static void shadow_drain_to(unsigned int ticks)
 		discipline_drain_skew(&shadow.disc, skew, 0);
 }
 
-/*
- * DISC_SKEW: the ticks of the current second accumulated since the one
- * that crossed into it, from how far into the second the timekeeper's
- * accumulated time is: ticks end at a whole number of tick lengths after
- * the crossing one, which ended less than a tick after the boundary.
- */
-static unsigned int shadow_ticks_in(long xtime_nsec)
+/* DISC_SKEW: the time each tick adds to the clock now, in ns. */
+static u64 shadow_tick_ns(void)
 {
 	u64 tick = discipline_tick_length(&shadow.disc) +
 		   discipline_skew_delta(&shadow.disc) * DISC_HZ;
-	u64 ticks;
 
-	tick >>= DISC_SCALE_SHIFT;
-	if (!tick)
-		return 0;
-	ticks = div64_u64(xtime_nsec, tick);
-	return min_t(u64, ticks, DISC_HZ);
+	return max_t(u64, tick >> DISC_SCALE_SHIFT, 1);
+}
+
+/*
+ * DISC_SKEW: the ticks that end in @last_second after the one that
+ * crossed into it. A slew shortens or lengthens every tick, so a second
+ * can hold a tick more or less than HZ (half a percent of slew is one a
+ * second): count them from where the crossing tick ended.
+ */
+static unsigned int shadow_ticks_per_second(void)
+{
+	if (!shadow.tick_end_known)
+		return DISC_HZ - 1;
+	return div64_u64(NSEC_PER_SEC - 1 - shadow.tick_end_ns,
+			 shadow_tick_ns());
+}
+
+/*
+ * DISC_SKEW: the ticks of the current second accumulated after the one
+ * that crossed into it, from how far into the second the timekeeper's
+ * accumulated time is: ticks end at a whole number of tick lengths after
+ * the crossing one, which ended less than a tick after the boundary, and
+ * so tell where that was.
+ */
+static unsigned int shadow_ticks_in(long xtime_nsec)
+{
+	u64 tick = shadow_tick_ns();
+	s64 ticks;
+
+	if (!shadow.tick_end_known) {
+		ticks = div64_u64(xtime_nsec, tick);
+		shadow.tick_end_ns = xtime_nsec - ticks * tick;
+		shadow.tick_end_known = true;
+	} else if (xtime_nsec > shadow.tick_end_ns) {
+		ticks = div64_u64(xtime_nsec - shadow.tick_end_ns, tick);
+	} else {
+		ticks = 0;
+	}
+	return min_t(s64, ticks, shadow_ticks_per_second());
+}
+
+/*
+ * DISC_SKEW: a request changed the tick length (a new frequency or tick,
+ * or a cleared skew) within the second. The timekeeper's ticks from here
+ * on are of the new length, from where the last one ended: move the
+ * crossing tick's end to where the new length would have put it, so that
+ * counting from there finds them. Caller holds the lock and has synced.
+ */
+static void shadow_retick(u64 old_tick_ns)
+{
+	s64 change = (s64)old_tick_ns - (s64)shadow_tick_ns();
+
+	if (DISC_SKEW && shadow.tick_end_known && change)
+		shadow.tick_end_ns += (s64)shadow.drained * change;
 }
 
 /* Leaps applied in this call, reported once the lock is dropped. */
@@ -135,14 +188,26 @@ struct shadow_leaps {
 static void shadow_advance_to(time64_t sec, struct shadow_leaps *leaps)
 {
 	while (shadow.last_second < sec) {
+		unsigned int ticks = shadow_ticks_per_second();
+		u64 crossing_ns = shadow_tick_ns();
+		s64 cached_skew;
 		int leap;
 
-		/* The rest of the second, the tick crossing out included. */
-		shadow_drain_to(DISC_HZ);
+		shadow_drain_to(ticks);
+		cached_skew = discipline_skew_delta(&shadow.disc);
 		shadow.last_second++;
 		leap = discipline_second_overflow(&shadow.disc,
 						  shadow.last_second);
+		/* The crossing tick, at the rate of the second it ended. */
+		if (DISC_SKEW && cached_skew)
+			discipline_drain_skew(&shadow.disc, cached_skew, 0);
 		shadow.drained = 0;
+		if (shadow.tick_end_known)
+			shadow.tick_end_ns += (ticks + 1) * crossing_ns -
+					      NSEC_PER_SEC;
+		if (shadow.tick_end_ns < 0 ||
+		    shadow.tick_end_ns >= (s64)shadow_tick_ns())
+			shadow.tick_end_known = false;
 		shadow.tai -= leap;
 		shadow.updates++;
 		if (leap < 0)
@@ -205,11 +270,13 @@ static bool shadow_sync(const struct shadow_now *now,
 		shadow_advance_to(now->xtime_sec - div_s64(slept_ns +
 				  NSEC_PER_SEC / 2, NSEC_PER_SEC), leaps);
 		shadow.last_second = max(shadow.last_second, now->xtime_sec);
+		shadow.tick_end_known = false;
 	}
 	if (step_ns && !shadow_kernel_leap(step_ns, now->xtime_sec, leaps)) {
 		/* Seconds skipped by a set are never accounted. */
 		discipline_clear(&shadow.disc);
 		shadow.last_second = now->xtime_sec;
+		shadow.tick_end_known = false;
 		shadow.clock_sets++;
 		set = true;
 	}
@@ -294,6 +361,7 @@ static int shadow_setoffset(const struct __kernel_timex *txc)
 	struct timespec64 delta, wall_to_mono;
 	struct shadow_now now;
 	unsigned long flags;
+	u64 tick_ns;
 	int ret;
 
 	ret = discipline_setoffset_delta(txc, &delta);
@@ -304,8 +372,11 @@ static int shadow_setoffset(const struct __kernel_timex *txc)
 	shadow_request_sync(&now, &leaps);
 	wall_to_mono = ktime_to_timespec64(ktime_sub(now.mono, now.real));
 	ret = discipline_setoffset_check(&now.ts, &wall_to_mono, &delta);
-	if (!ret || ntpdisc_refused_set_clears_ntp())
+	if (!ret || ntpdisc_refused_set_clears_ntp()) {
+		tick_ns = shadow_tick_ns();
 		discipline_clear(&shadow.disc);
+		shadow_retick(tick_ns);
+	}
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
 	return ret;
@@ -317,6 +388,7 @@ static int shadow_adjtimex(struct __kernel_timex *txc)
 	struct audit_ntp_data ad;
 	struct shadow_now now;
 	unsigned long flags;
+	u64 tick_ns;
 	int ret;
 
 	ret = discipline_validate(txc, ntpdisc_may_set_time);
@@ -333,8 +405,10 @@ static int shadow_adjtimex(struct __kernel_timex *txc)
 	raw_spin_lock_irqsave(&shadow.lock, flags);
 	shadow_request_sync(&now, &leaps);
 	ntpdisc_audit_snapshot(&ad, &shadow.disc, shadow.tai, txc, false);
+	tick_ns = shadow_tick_ns();
 	ret = discipline_adjtimex(&shadow.disc, txc, &now.ts, now.xtime_sec,
 				  &shadow.tai);
+	shadow_retick(tick_ns);
 	ntpdisc_audit_snapshot(&ad, &shadow.disc, shadow.tai, txc, true);
 	raw_spin_unlock_irqrestore(&shadow.lock, flags);
 	shadow_report(&leaps);
@@ -371,7 +445,8 @@ static void shadow_prepare(const struct discipline_handover *from)
 	shadow_read_clock(&now);
 	shadow.offs = now.offs;
 	shadow.last_second = now.xtime_sec;
-	shadow.drained = DISC_HZ;
+	shadow.drained = DISC_HZ - 1;
+	shadow.tick_end_known = false;
 	if (from) {
 		/* An adopted PLL counts its next interval from now. */
 		discipline_adopt(&shadow.disc, from);
