@@ -902,9 +902,10 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 	if (!ret)
 		ret = ncs_step(&delta, NULL, NULL);
 
-	/* The kernel clears its NTP state even when it refuses the step. */
+	/* Up to 6.12 the kernel clears its NTP state even when it refuses. */
 	raw_spin_lock_irqsave(&ncs.lock, flags);
-	discipline_clear(&ncs.disc);
+	if (!ret || ntpdisc_refused_set_clears_ntp())
+		discipline_clear(&ncs.disc);
 	ncs_read_clock(&now);
 	ncs.last_second = now.ts.tv_sec;
 	ncs_hold_check();
@@ -915,6 +916,7 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 
 static int ncs_adjtimex(struct __kernel_timex *txc)
 {
+	struct timespec64 before;
 	struct audit_ntp_data ad;
 	struct ncs_now now;
 	unsigned long flags;
@@ -925,6 +927,9 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 		return ret;
 
 	if (txc->modes & ADJ_SETOFFSET) {
+		/* The time handed back: before the step, where the kernel's is. */
+		if (ntpdisc_time_read_before_set())
+			ktime_get_real_ts64(&before);
 		mutex_lock(&ncs_step_lock);
 		ret = ncs_setoffset(txc);
 		mutex_unlock(&ncs_step_lock);
@@ -937,8 +942,10 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 	ncs_read_clock(&now);
 	ncs_sync(&now);
 	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, false);
-	ret = discipline_adjtimex(&ncs.disc, txc, &now.ts, now.ts.tv_sec,
-				  &ncs.tai);
+	ret = discipline_adjtimex(&ncs.disc, txc,
+				  (txc->modes & ADJ_SETOFFSET) &&
+				  ntpdisc_time_read_before_set() ? &before :
+				  &now.ts, now.ts.tv_sec, &ncs.tai);
 	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, true);
 	ncs_hold_check();
 	ncs_steer();

@@ -77,18 +77,28 @@ static inline bool ntpdisc_cs_watchdog_has_margin(void)
 
 /*
  * Behaviour of the kernel's own NTP code that the discipline has to copy,
- * by series: these changed with the code, not with an interface a backport
- * could carry alone (Documentation/ntpdisc.rst, "Kernel series").
+ * by what changed with it (Documentation/ntpdisc.rst, "Kernel series").
  *
- * A clock set that the timekeeper refuses clears the NTP state up to 6.x
- * (timekeeping_inject_offset()'s error path), and leaves it alone in 7.3.
+ * The timekeeper of the auxiliary clocks (6.17, probed as CLOCK_AUX)
+ * reworked do_adjtimex(): a clock set that the timekeeper refuses no
+ * longer clears the NTP state (up to 6.12 its error path does), and the
+ * time handed back is read before an ADJ_SETOFFSET step, not after.
  */
 static inline bool ntpdisc_refused_set_clears_ntp(void)
 {
-#ifdef NTPDISC_SERIES_7_3
+#ifdef NTPDISC_HAVE_CLOCK_AUX
 	return false;
 #else
 	return true;
+#endif
+}
+
+static inline bool ntpdisc_time_read_before_set(void)
+{
+#ifdef NTPDISC_HAVE_CLOCK_AUX
+	return true;
+#else
+	return false;
 #endif
 }
 

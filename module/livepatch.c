@@ -744,9 +744,11 @@ static int lp_setoffset(const struct __kernel_timex *txc)
 						     timespec64_to_ktime(now)));
 	ret = discipline_setoffset_check(&now, &wall_to_mono, &delta);
 	if (ret) {
-		raw_spin_lock_irqsave(&lp.lock, flags);
-		discipline_clear(&lp.disc);
-		raw_spin_unlock_irqrestore(&lp.lock, flags);
+		if (ntpdisc_refused_set_clears_ntp()) {
+			raw_spin_lock_irqsave(&lp.lock, flags);
+			discipline_clear(&lp.disc);
+			raw_spin_unlock_irqrestore(&lp.lock, flags);
+		}
 		return ret;
 	}
 	/* Re-read: the step is relative to the clock as it is now. */
@@ -779,6 +781,9 @@ static int lp_adjtimex(struct __kernel_timex *txc)
 	if (READ_ONCE(lp.unpatched) && discipline_changes(txc))
 		return -ENODEV;
 
+	/* The time handed back: before or after the step, as the kernel's. */
+	if (ntpdisc_time_read_before_set())
+		ktime_get_real_ts64(&ts);
 	if (txc->modes & ADJ_SETOFFSET) {
 		ret = lp_setoffset(txc);
 		if (ret)
@@ -786,7 +791,8 @@ static int lp_adjtimex(struct __kernel_timex *txc)
 	}
 
 	/* Clocks first: the timekeeper may be waiting for our lock. */
-	ktime_get_real_ts64(&ts);
+	if (!ntpdisc_time_read_before_set())
+		ktime_get_real_ts64(&ts);
 	ktime_get_coarse_real_ts64(&coarse);
 	tai = lp_read_tai();
 

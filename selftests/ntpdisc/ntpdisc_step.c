@@ -444,12 +444,15 @@ static int setoffset(struct __test_metadata *_metadata, __s64 sec,
 			bad++;
 		}
 	}
-	/* The time handed back is the clock after the step. */
+	/* The time handed back: the clock after the step; from 6.17 before. */
 	t = tx.time.tv_sec * ND_NSEC_PER_SEC +
 	    (tx.status & STA_NANO ? tx.time.tv_usec : tx.time.tv_usec * 1000);
+	if (nd_aux_timekeeper())
+		t += want;
 	if (llabs(real - t) > ND_MSEC(5)) {
-		nd_logb("FAIL: ADJ_SETOFFSET returned time %+.6f s from the clock",
-			(t - real) / 1e9);
+		nd_logb("FAIL: ADJ_SETOFFSET returned time %+.6f s from the clock%s",
+			(t - real) / 1e9,
+			nd_aux_timekeeper() ? " less the step" : "");
 		bad++;
 	}
 	return bad;

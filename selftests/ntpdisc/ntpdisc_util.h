@@ -66,6 +66,20 @@ struct nd_res {
 
 const char *nd_kind_name(enum nd_kind kind);
 bool nd_target_is_kernel(void);
+/* The kernel slews tick by tick (7.3 on), not second by second. */
+bool nd_tick_slew(void);
+/*
+ * From 6.17 (the timekeeper of the auxiliary clocks): ADJ_SETOFFSET hands
+ * back the time from before its step, and a refused step leaves the NTP
+ * state alone.
+ */
+bool nd_aux_timekeeper(void);
+/*
+ * From 7.x the clocksource watchdog has no per-clocksource margin and
+ * holds a verified clocksource to 4000 ppm: ntpdisc's clocksource
+ * actuator refuses to load there (EOPNOTSUPP), by design.
+ */
+bool nd_cs_refused_by_kernel(void);
 /* The running kernel's series as major * 100 + minor (601, 612, 703), or 0. */
 int nd_kernel_series(void);
 
