@@ -194,10 +194,12 @@ lint-sparse: kdir
 check:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) scripts/check.sh
 
-# make check, and what does not fit into CI's 90 minutes: the kernel's
-# timers selftests on each series, 200 livepatch life-cycle cycles.
+# make check, and what does not fit into CI's 90 minutes: the selftests
+# in a 7.3 guest too, the kernel's timers selftests on each series, 200
+# livepatch life-cycle cycles.
 check-all:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) CHECK_TIMERS=1 \
+		CHECK_KSERIES="$(or $(CHECK_KSERIES),6.1 6.12 7.3)" \
 		CHECK_TIMERS_KSERIES="6.1 6.12" NTPDISC_LIFECYCLE_LP_CYCLES=200 \
 		scripts/check.sh
 

@@ -4,6 +4,9 @@
  * ADJ_OFFSET_SS_READ). The slew is 500 us per second, starting at the
  * first second boundary after the call (second_overflow() in
  * kernel/time/ntp.c); the value is in microseconds whatever STA_NANO says.
+ * From 7.3 the slew goes tick by tick from that boundary on, so a read
+ * 400 ms into a second sees 200 us of that second's slew gone too: the
+ * values expected there are given beside 6.1's, within two ticks of slew.
  */
 #include <limits.h>
 #include <sys/ioctl.h>
@@ -39,17 +42,34 @@ static long adj_read(struct __test_metadata *_metadata,
 	return rr.out.offset;
 }
 
+/* Two ticks of adjtime's 500 us/s, and a microsecond of rounding. */
+#define TICK_SLEW_SLACK	5
+
+/* What is left: @v61 on a kernel that slews per second, else about @v73. */
+static void expect_left(struct __test_metadata *_metadata, long v61,
+			long v73, long got)
+{
+	if (!nd_tick_slew()) {
+		EXPECT_EQ(v61, got);
+		return;
+	}
+	EXPECT_LE(v73 - TICK_SLEW_SLACK, got);
+	EXPECT_GE(v73 + TICK_SLEW_SLACK, got);
+}
+
 static void countdown(struct __test_metadata *_metadata,
 		      struct _test_data_ntpdisc *self, int sign)
 {
 	static const long seq[] = { 734, 234, 0, 0 };
+	static const long seq73[] = { 1034, 534, 140, 0 };
 	unsigned int i;
 
 	nd_sleep_to_frac(ND_MS(300));
 	EXPECT_EQ(0, adj_set(_metadata, self, 0, sign * 1234));
 	EXPECT_EQ(sign * 1234, adj_read(_metadata, self, false));
 	for (i = 0; i < ARRAY_SIZE(seq); i++)
-		EXPECT_EQ(sign * seq[i], adj_read(_metadata, self, true));
+		expect_left(_metadata, sign * seq[i], sign * seq73[i],
+			    adj_read(_metadata, self, true));
 }
 
 TEST_F(ntpdisc, countdown)
@@ -62,18 +82,22 @@ TEST_F(ntpdisc, countdown_negative)
 	countdown(_metadata, self, -1);
 }
 
-/* A new value replaces the old one and returns what was left of it. */
+/*
+ * A new value replaces the old one and returns what was left of it. From
+ * 7.3 the rest of the second goes on at the rate set at its start, and
+ * only towards zero: -300 waits for the next boundary.
+ */
 TEST_F(ntpdisc, replace)
 {
 	nd_sleep_to_frac(ND_MS(300));
 	EXPECT_EQ(0, adj_set(_metadata, self, 0, 1234));
-	EXPECT_EQ(734, adj_read(_metadata, self, true));
-	EXPECT_EQ(734, adj_set(_metadata, self, 0, 2000));
-	EXPECT_EQ(1500, adj_read(_metadata, self, true));
-	EXPECT_EQ(1000, adj_read(_metadata, self, true));
-	EXPECT_EQ(1000, adj_set(_metadata, self, 0, -300));
-	EXPECT_EQ(0, adj_read(_metadata, self, true));
-	EXPECT_EQ(0, adj_set(_metadata, self, 0, 0));
+	expect_left(_metadata, 734, 1034, adj_read(_metadata, self, true));
+	expect_left(_metadata, 734, 1034, adj_set(_metadata, self, 0, 2000));
+	expect_left(_metadata, 1500, 1500, adj_read(_metadata, self, true));
+	expect_left(_metadata, 1000, 1000, adj_read(_metadata, self, true));
+	expect_left(_metadata, 1000, 1000, adj_set(_metadata, self, 0, -300));
+	expect_left(_metadata, 0, -180, adj_read(_metadata, self, true));
+	expect_left(_metadata, 0, -180, adj_set(_metadata, self, 0, 0));
 }
 
 /* Microseconds even in nano mode; no range limit; big values slew 500/s. */
@@ -89,11 +113,29 @@ TEST_F(ntpdisc, units_and_range)
 	nd_sleep_to_frac(ND_MS(300));
 	EXPECT_EQ(0, adj_set(_metadata, self, 0, 500));
 	EXPECT_EQ(500, adj_read(_metadata, self, false));
-	EXPECT_EQ(0, adj_read(_metadata, self, true));
+	expect_left(_metadata, 0, 300, adj_read(_metadata, self, true));
 	for (i = 0; i < ARRAY_SIZE(big); i++) {
+		long left;
+
 		adj_set(_metadata, self, 0, big[i]);
-		EXPECT_EQ(big[i] > 0 ? big[i] - 500 : big[i] + 500,
-			  adj_read(_metadata, self, true));
+		left = adj_read(_metadata, self, true);
+		if (!nd_tick_slew()) {
+			EXPECT_EQ(big[i] > 0 ? big[i] - 500 : big[i] + 500,
+				  left);
+			continue;
+		}
+		/*
+		 * 7.3: 200 us of the next second's slew, and what the rest
+		 * of this one took at its rate, up to 300 us, if that was
+		 * towards zero.
+		 */
+		if (big[i] > 0) {
+			EXPECT_GE(big[i] - 200 + TICK_SLEW_SLACK, left);
+			EXPECT_LE(big[i] - 500 - TICK_SLEW_SLACK, left);
+		} else {
+			EXPECT_LE(big[i] + 200 - TICK_SLEW_SLACK, left);
+			EXPECT_GE(big[i] + 500 + TICK_SLEW_SLACK, left);
+		}
 	}
 	adj_set(_metadata, self, 0, 0);
 }
@@ -151,7 +193,7 @@ TEST_F(ntpdisc, cleared_by_setoffset)
 	EXPECT_EQ(0, rr.out.offset);
 	EXPECT_EQ(TIME_ERROR, rr.ret);
 	EXPECT_EQ(700, adj_read(_metadata, self, false));
-	EXPECT_EQ(200, adj_read(_metadata, self, true));
+	expect_left(_metadata, 200, 500, adj_read(_metadata, self, true));
 }
 
 /* What the slew does to ntpdisc's tick length, second by second. */
@@ -168,6 +210,8 @@ TEST_F(ntpdisc, slew_output)
 
 	if (!nd_has_output(&self->dut))
 		SKIP(return, "NTPDISC_GET_OUTPUT needs the device");
+	if (nd_tick_slew())
+		SKIP(return, "7.3 on slews tick by tick: no per-second adjtime term");
 	nd_sleep_to_frac(ND_MS(300));
 	adj_set(_metadata, self, 0, 1234);
 	ASSERT_EQ(0, nd_get_output(&self->dut, &o));

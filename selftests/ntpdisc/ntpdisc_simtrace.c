@@ -11,6 +11,9 @@
  * simulator's field for field (or the simulator is not modelling the
  * kernel), and ntpdisc's the kernel's.
  *
+ * From 7.3 the kernel slews tick by tick, which the simulator does not
+ * model: there only ntpdisc is compared with the kernel.
+ *
  *   NTPDISC_SIMTRACE=<file>  the trace (default ntpdisc_simtrace.txt here,
  *                            as "make payload" installs it)
  */
@@ -186,7 +189,9 @@ static int replay(struct __test_metadata *_metadata,
 			nd_log_mismatch(_metadata, s->name, &rr, &rd, why);
 			bad++;
 		}
-		if (c->compare && sim_diff(c, &rr, why, sizeof(why))) {
+		/* The simulator slews second by second, as 6.1 to 7.2 do. */
+		if (c->compare && !nd_tick_slew() &&
+		    sim_diff(c, &rr, why, sizeof(why))) {
 			nd_format_tx(&c->in, in, sizeof(in));
 			TH_LOG("%s: second %ld: kernel differs from the simulator:%s\n#  call: %s",
 			       s->name, c->sec, why, in);
