@@ -916,7 +916,7 @@ static int ncs_setoffset(const struct __kernel_timex *txc)
 
 static int ncs_adjtimex(struct __kernel_timex *txc)
 {
-	struct timespec64 before;
+	struct timespec64 before, *handed_back = NULL;
 	struct audit_ntp_data ad;
 	struct ncs_now now;
 	unsigned long flags;
@@ -928,8 +928,10 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 
 	if (txc->modes & ADJ_SETOFFSET) {
 		/* The time handed back: before the step, where the kernel's is. */
-		if (ntpdisc_time_read_before_set())
+		if (ntpdisc_time_read_before_set()) {
 			ktime_get_real_ts64(&before);
+			handed_back = &before;
+		}
 		mutex_lock(&ncs_step_lock);
 		ret = ncs_setoffset(txc);
 		mutex_unlock(&ncs_step_lock);
@@ -942,10 +944,8 @@ static int ncs_adjtimex(struct __kernel_timex *txc)
 	ncs_read_clock(&now);
 	ncs_sync(&now);
 	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, false);
-	ret = discipline_adjtimex(&ncs.disc, txc,
-				  (txc->modes & ADJ_SETOFFSET) &&
-				  ntpdisc_time_read_before_set() ? &before :
-				  &now.ts, now.ts.tv_sec, &ncs.tai);
+	ret = discipline_adjtimex(&ncs.disc, txc, handed_back ?: &now.ts,
+				  now.ts.tv_sec, &ncs.tai);
 	ntpdisc_audit_snapshot(&ad, &ncs.disc, ncs.tai, txc, true);
 	ncs_hold_check();
 	ncs_steer();

@@ -199,7 +199,7 @@ static void shadow_advance_to(time64_t sec, struct shadow_leaps *leaps)
 		leap = discipline_second_overflow(&shadow.disc,
 						  shadow.last_second);
 		/* The crossing tick, at the rate of the second it ended. */
-		if (DISC_SKEW && cached_skew)
+		if (cached_skew)
 			discipline_drain_skew(&shadow.disc, cached_skew, 0);
 		shadow.drained = 0;
 		if (shadow.tick_end_known)

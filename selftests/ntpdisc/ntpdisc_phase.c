@@ -350,10 +350,9 @@ static int check_curve(const struct run *r, const char *what)
 			bad++;
 		}
 		if (i % NFRAC == NFRAC - 1)
-			nd_log("  %5.2f s: update %2d, phase %9.1f us, model %9.1f us (%+5.2f), nominal %+5.2f",
+			nd_log("  %5.2f s: update %2d, phase %9.1f us, model %9.1f us (%+5.2f)",
 			       (s->raw - r->raw0) / 1e9, r->u[s->nupd - 1].k,
-			       moved / 1e3, want / 1e3, err / 1e3,
-			       (moved - nominal_ns(r, s)) / 1e3);
+			       moved / 1e3, want / 1e3, err / 1e3);
 	}
 	nd_log("%s: %d updates seen, %.2f ms after their boundary on average, at most %.2f ms",
 	       what, r->nu, dsum / r->nu, dmax);

@@ -512,10 +512,8 @@ int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 	 * handed back is read before the step, each side's own is not in it.
 	 */
 	slack = (got.status & STA_NANO) ? 1 : 1000;
-	if (nd_aux_timekeeper())
-		d = tx_time_ns(&got) - tx_time_ns(&exp) - step;
-	else
-		d = tx_time_ns(&got) - tx_time_ns(&exp) - (steps - 1) * step;
+	d = tx_time_ns(&got) - tx_time_ns(&exp) -
+	    (nd_aux_timekeeper() ? 1 : steps - 1) * step;
 	if (d < -slack || d > dut->t1 - ref->t0 - steps * step + slack) {
 		APPEND(" time: kernel {%ld,%ld} ntpdisc {%ld,%ld} (%+lld ns, window %lld ns);",
 		       exp.time.tv_sec, exp.time.tv_usec, got.time.tv_sec,
