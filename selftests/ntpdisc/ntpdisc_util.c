@@ -77,23 +77,47 @@ bool nd_cs_refused_by_kernel(void)
 /*
  * From 7.3 the kernel slews tick by tick and a read-back of the remaining
  * slew depends on how many ticks its timekeeper has accumulated, which the
- * shadow discipline can only work out from the clock's coarse time; when
- * it has gathered several at once after an idle spell, or a tick lands
- * between the two reads, they differ. Allow two ticks of the slew the
- * kernel reports, plus a unit of rounding.
+ * shadow discipline can only work out from the clock's coarse time: a
+ * tick landing between the two reads, or the mult rounding, is a tick or
+ * two. The rate the ticks drain was set at the second's start, from the
+ * state the last call of the second before left (a time constant or an
+ * offset set since does not change it): allow three ticks of the larger
+ * of that and the slew the kernel reports now, plus a unit of rounding.
  */
+static __s64 tick_slew_ns(const struct nd_res *r)
+{
+	const struct timex *t = &r->out;
+	__s64 off;
+
+	if (r->ret < 0)
+		return 0;
+	if ((r->in.modes & ND_ADJ_ADJTIME) == ND_ADJ_ADJTIME)
+		return 500000 / ND_HZ;
+	off = llabs((__s64)t->offset) * (t->status & STA_NANO ? 1 : 1000);
+	if (t->constant < 0 || t->constant > 62)
+		return 0;
+	return (off >> (2 + t->constant)) / ND_HZ;
+}
+
 static __s64 tick_slew_slack(const struct nd_res *ref)
 {
-	const struct timex *t = &ref->out;
-	__s64 per_tick;
+	static __s64 second = -1, last_ns, in_force_ns;
+	__s64 per_tick_ns, sec = ref->t0 / ND_NSEC_PER_SEC;
+	bool usec;
 
 	if (!nd_tick_slew() || nd_target_is_kernel())
 		return 0;
-	if ((ref->in.modes & ND_ADJ_ADJTIME) == ND_ADJ_ADJTIME)
-		per_tick = 500 / ND_HZ;
-	else
-		per_tick = (llabs((__s64)t->offset) >> (2 + t->constant)) / ND_HZ;
-	return 2 * per_tick + 1;
+	if (sec != second) {
+		in_force_ns = last_ns;
+		second = sec;
+	}
+	last_ns = tick_slew_ns(ref);
+	per_tick_ns = last_ns > in_force_ns ? last_ns : in_force_ns;
+	usec = (ref->in.modes & ND_ADJ_ADJTIME) == ND_ADJ_ADJTIME ||
+	       !(ref->out.status & STA_NANO);
+	if (usec)
+		return (3 * per_tick_ns + 999) / 1000 + 1;
+	return 3 * per_tick_ns + 1;
 }
 
 int nd_open_entries(enum nd_kind dut_kind, struct nd_entry *ref,
