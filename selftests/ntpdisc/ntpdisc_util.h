@@ -108,6 +108,16 @@ void nd_tx_init(struct timex *tx, unsigned int modes);
  */
 int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 	    char *buf, size_t len);
+/*
+ * 7.3 on, shadow: with nd_tick_slew_count_far set, nd_diff() takes an
+ * offset read-back more than three but at most ND_TICK_SLEW_FAR ticks of
+ * slew off the kernel's as a match, and counts it in nd_tick_slew_far:
+ * after the timekeeper gathered a run of ticks in one go the shadow can
+ * count them differently (Documentation/ntpdisc.rst, "Kernel series").
+ */
+#define ND_TICK_SLEW_FAR	16
+extern long nd_tick_slew_far;
+extern bool nd_tick_slew_count_far;
 /* Print a call and its result in a form that can be pasted into a test. */
 void nd_format_tx(const struct timex *tx, char *buf, size_t len);
 void nd_format_res(const struct nd_res *r, char *buf, size_t len);
