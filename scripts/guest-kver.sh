@@ -2,7 +2,8 @@
 # Print the guest kernel release of a Debian kernel series:
 #
 #   guest-kver.sh [SERIES]      SERIES 6.1 (default, or $KSERIES), 6.12,
-#                               or a 7.x series (7.3)
+#                               or a 7.x series (7.3); with -rt or -cloud
+#                               (6.12-rt), that flavour of the release
 #
 # e.g. 6.1.0-56-amd64 or 6.12.117+deb12-amd64.  The module is built against
 # linux-headers-<ver> and loaded into Debian's linux-image-<ver>, so both
@@ -25,6 +26,15 @@ if [ -n "${KVER:-}" ]; then
 	echo "$KVER"
 	exit 0
 fi
+
+# A flavour after the series (6.12-rt, 7.3-cloud): the same release.
+case $series in
+*-rt | *-cloud)
+	ver=$("$0" "${series%-*}") || exit 1
+	echo "${ver%-amd64}-${series##*-}-amd64"
+	exit 0
+	;;
+esac
 
 deps() {
 	apt-cache depends "$1" 2>/dev/null |

@@ -143,10 +143,11 @@ guest_kernel() {
 		rm -rf "$cache/kernel/dl"
 	fi
 	if [ "$headers" = 1 ]; then
-		# The arch headers include the common ones by absolute path, and
-		# the unpacked tree is not under /usr/src: point it at its own
-		# copy (again if the work tree moved).
-		common=$(sed -n 's|^include .*/usr/src/\(linux-headers-[^/]*-common\)/Makefile$|\1|p' "$hdir/Makefile")
+		# The arch headers include the common ones (-common, or
+		# -common-rt) by absolute path, and the unpacked tree is not
+		# under /usr/src: point it at its own copy (again if the work
+		# tree moved).
+		common=$(sed -n 's|^include .*/usr/src/\(linux-headers-[^/]*-common[^/]*\)/Makefile$|\1|p' "$hdir/Makefile")
 		[ -n "$common" ] && [ -f "$kdir/usr/src/$common/Makefile" ] || {
 			say "no common headers for $kver in $kdir"
 			exit 1
