@@ -20,7 +20,8 @@
 #   make check         setup, lint, unit, module, selftests, guest run;
 #                      ends in one "N passed, N failed" line
 #   make check-all     make check plus the kernel's timers selftests on
-#                      6.1 and 6.12 and longer life-cycle runs (2 hours)
+#                      6.1 and 6.12, the -rt guests and longer life-cycle
+#                      runs (2 hours)
 #   make tools         the ntpdisc CLI (static), the preload library and
 #                      the reference clock of the client runs
 #   make clients       chronyd, ntpd, adjtimex, ntptime on ntpdisc in a
@@ -194,13 +195,14 @@ lint-sparse: kdir
 check:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) scripts/check.sh
 
-# make check, and what does not fit into CI's 90 minutes: the selftests
-# in a 7.3 guest too, the kernel's timers selftests on each series, 200
-# livepatch life-cycle cycles.
+# make check, and what does not fit into CI's 90 minutes: the kernel's
+# timers selftests on 6.1 and 6.12, the PREEMPT_RT guests (6.12-rt and
+# 7.3-rt: stress and life cycle with the livepatch), 200 livepatch
+# life-cycle cycles.
 check-all:
 	+@MAKE="$(MAKE)" GUEST_TIMEOUT=$(GUEST_TIMEOUT) CHECK_TIMERS=1 \
-		CHECK_KSERIES="$(or $(CHECK_KSERIES),6.1 6.12 7.3)" \
-		CHECK_TIMERS_KSERIES="6.1 6.12" NTPDISC_LIFECYCLE_LP_CYCLES=200 \
+		CHECK_TIMERS_KSERIES="6.1 6.12" CHECK_RT_KSERIES="6.12 7.3" \
+		NTPDISC_LIFECYCLE_LP_CYCLES=200 \
 		scripts/check.sh
 
 # The selftests' own test module (an atomic-replace livepatch), per kernel.

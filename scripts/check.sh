@@ -5,10 +5,18 @@
 # Order, and what runs alone (the steering selftests measure rates, so
 # their guests never share the host's two cores with another guest):
 #
-#  1. test bed setup, lint, host unit tests, module and selftests build;
-#  2. the ntpdisc selftests in a 6.1 guest (output/guest.log);
-#  3. the module built for the 6.12 guest kernel, and the same selftests
-#     in a 6.12 guest (output/guest-6.12.log);
+#  1. test bed setup, lint, host unit tests, module and selftests build,
+#     the build matrix (every amd64 kernel Debian ships), the module for
+#     each guest series (CHECK_KSERIES, default 6.1 6.12 7.3);
+#  2. the differential selftests (ntpdisc against the guest kernel's own
+#     adjtimex: NTPDISC_TESTS=differential in run_guest.sh) of every
+#     series at once, a guest each (output/shadow*.log): they compare two
+#     answers given within one second, retry a pair a stall cut, and
+#     mostly sleep;
+#  3. the steering selftests, with the livepatch and with the clocksource
+#     backend, and the load and release tests after them, a guest per
+#     series one after the other (output/guest.log for 6.1,
+#     output/guest-6.12.log, output/guest-7.3.log);
 #  4. the kernel's own timers selftests (tools/testing/selftests/timers,
 #     unmodified; scripts/timers-guest.sh), plain, under ntpdisc
 #     (steer=livepatch) and through libntpdisc-preload.so (steer=
@@ -25,7 +33,9 @@
 #     after the other it would take 78.
 #
 # Between phases 3 and 4: the short benchmark, the preload library's
-# test, short fuzzing runs (CHECK_FUZZ=0 leaves them out), ntpdisc's own
+# test, the PREEMPT_RT guests (CHECK_RT_KSERIES, make check-all's: the
+# stress and life-cycle tests with the livepatch on 6.12-rt and 7.3-rt),
+# short fuzzing runs (CHECK_FUZZ=0 leaves them out), ntpdisc's own
 # Debian packages installed in a guest (CHECK_PACKAGES=0) and the client
 # runs (CHECK_CLIENTS=0), see below.
 #
@@ -34,12 +44,8 @@
 # parallel phases print a line a minute. output/check/summary.txt lists
 # every failure with its log, and is printed again before the totals.
 #
-# The run of 2026-12-03 here (2 cores, test bed already set up) took 61
-# minutes against CI's limit of 90 and the 60 it should stay under:
-# lint, unit and build 5 (the build matrix nearly all of it), phases 2
-# and 3 20 and 17, bench, preload and fuzzing 4, the packages 2.5, the
-# clients 12 (output/check/durations). Phase 4 (20 more per series)
-# and a 7.3 guest (13 more) are make check-all's.
+# What each step took in the last run is in output/check/durations; the
+# README's "Testing" has a dated total.
 #
 # Every test result counts; lint counts as one test; a failed build, a
 # crashed or hung guest, a kernel splat or a test binary that never ran
@@ -50,13 +56,12 @@
 # counted apart, neither passed nor failed.  Logs go to output/.
 #
 # Phase 4 runs only with CHECK_TIMERS=1 ("make check-all"): it does not
-# fit into CI's 90 minutes. CHECK_KSERIES="6.1" leaves out phase 3, and
-# CHECK_KSERIES="6.1 6.12 7.3" (make check-all's) adds a 7.3 guest to it;
-# CHECK_TIMERS_TESTS="..." runs only those timers tests, and
+# fit into CI's 90 minutes. CHECK_KSERIES="6.1" leaves out the other
+# series; CHECK_TIMERS_TESTS="..." runs only those timers tests, and
 # CHECK_TIMERS_KSERIES="6.1 6.12" runs phase 4 on each series in turn (20
 # more minutes; they pass on 6.12 as on 6.1, freq-step known).  "make check
-# KVER=<release>" runs phases 1, 2 and 4 on that guest kernel instead of
-# 6.1 (say, a 6.12 release), and no phase 3.
+# KVER=<release>" runs phases 1 to 4 on that guest kernel instead of
+# 6.1 (say, a 6.12 release), and no other series.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +70,7 @@ MAKE=${MAKE:-make}
 out=output
 mkdir -p "$out"
 pass=0 fail=0 skip=0 known=0
-kseries=${CHECK_KSERIES:-6.1 6.12}
+kseries=${CHECK_KSERIES:-6.1 6.12 7.3}
 timers_tests=${CHECK_TIMERS_TESTS:-valid-adjtimex set-tai adjtick freq-step
 raw_skew leap-a-day leapcrash change_skew skew_consistency}
 
@@ -177,6 +182,12 @@ selftest_guest() {
 	g=$1
 	step "$g" env KVER="$2" scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-1500}" \
 		--log "$out/$g-console.log" "$3"
+	guest_results "$g" "${4:-}"
+}
+
+# Count a guest's selftest results: guest_results NAME [BINARIES].
+guest_results() {
+	g=$1
 	# Results only from the payload's part of the console, not the dmesg dump.
 	sed -n '/^GUEST-UPTIME: .* payload start$/,/GUEST-EXIT: [0-9]*$/p' \
 		"$out/$g.log" >"$out/$g-tap.log"
@@ -185,11 +196,11 @@ selftest_guest() {
 	if grep -q '^guest-run: FAIL: run.sh exited' "$out/$g.log" && [ "$tap_fail" -eq 0 ]; then
 		failed "$g: guest runner failed without a failing test"
 	fi
-	# Every test binary must have reported, whatever the runner did.
-	# Those already counted as missing from the runner's plan count only
-	# once.
+	# Every test binary must have reported (or those given), whatever
+	# the runner did. Those already counted as
+	# missing from the runner's plan count only once.
 	absent=0
-	for t in $progs; do
+	for t in ${2:-$progs}; do
 		grep -Eq "^(# )*(not )?ok [0-9]+ .*\b$t( |\$)" "$out/$g-tap.log" || {
 			echo "check: $g: selftest $t did not report a result"
 			absent=$((absent + 1))
@@ -198,10 +209,46 @@ selftest_guest() {
 	[ "$absent" -le "$tap_missing" ] || fail=$((fail + absent - tap_missing))
 }
 
+# The differential selftests of every series at once, one guest each:
+# differential_guests KVER:PAYLOAD... Those tests compare two answers
+# given within one second and mostly sleep (a guest takes 2% of a core),
+# so their guests can share the host; the steering ones never do.
+# Logs in output/shadow-SERIES*.
+differential_guests() {
+	announce differential "$(echo "$@" | sed "s/:[^ ]*//g"), all at once (about 8 minutes)"
+	heartbeat_start "differential selftests"
+	pids=''
+	for a in "$@"; do
+		g=${a%%:*}
+		{
+			rc=0
+			env KVER="$(echo "$a" | cut -d: -f2)" scripts/guest-run.sh \
+				--timeout "${GUEST_TIMEOUT:-1500}" --log "$out/$g-console.log" \
+				"${a##*:}" >"$out/$g.log" 2>&1 || rc=$?
+			echo "$rc" >"$out/$g.rc"
+		} &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || true
+	done
+	heartbeat_stop
+	announced_done differential
+	for a in "$@"; do
+		g=${a%%:*}
+		echo "check: $g: $(grep -c '^ok ' "$out/$g.log") ok, $(grep -c '^not ok ' "$out/$g.log") not ok (log: $out/$g.log)"
+		guest_results "$g" "$(NTPDISC_TESTS=differential sh selftests/ntpdisc/run_guest.sh --list)"
+	done
+}
+
 # The steps below, for "[k/N]".
-nsteps=8
+nsteps=9
 for s in $kseries; do
 	[ "$s" = 6.1 ] || nsteps=$((nsteps + 2))
+done
+rt_kseries=${CHECK_RT_KSERIES:-}
+for s in $rt_kseries; do
+	nsteps=$((nsteps + 2))
 done
 [ "${CHECK_MATRIX:-1}" = 0 ] || nsteps=$((nsteps + 1))
 [ "${CHECK_FUZZ:-1}" = 0 ] || nsteps=$((nsteps + 2))
@@ -211,7 +258,7 @@ done
 	nsteps=$((nsteps + $(echo ${CHECK_TIMERS_KSERIES:-6.1} | wc -w)))
 
 # shellcheck disable=SC2086
-step setup scripts/testbed-setup.sh $kseries
+step setup scripts/testbed-setup.sh $kseries $(for s in $rt_kseries; do echo "$s-rt"; done)
 [ "$step_rc" -eq 0 ] || { failed "test bed setup"; finish; }
 # The main guest kernel: 6.1, or KVER.
 kver=$(scripts/guest-kver.sh 6.1)
@@ -247,9 +294,44 @@ progs=$(printf 'print-progs:\n\t@echo $(TEST_GEN_PROGS)\n' |
 	"$MAKE" --no-print-directory -s -C selftests/ntpdisc -f Makefile -f - print-progs)
 [ -n "$progs" ] || failed "no selftest programs listed in selftests/ntpdisc/Makefile"
 
-selftest_guest guest "$kver" "$out/payload"
-echo "check: the steering measurements of each backend ($kver guest):"
-awk -f scripts/steer-compare.awk "$out/guest-tap.log" | sed 's/^/check:   /'
+# The module and payload of each other kernel series, in a scratch copy.
+guests="guest:$kver:$out/payload"
+for s in $kseries; do
+	[ "$s" != 6.1 ] || continue
+	k=$(scripts/guest-kver.sh "$s")
+	step "build-$s" "$MAKE" --no-print-directory KVER="$k" module-kver \
+		test-module-kver
+	if [ "$step_rc" -ne 0 ]; then
+		failed "module build for $k"
+		continue
+	fi
+	rm -rf "$out/payload-$s"
+	cp -r "$out/payload" "$out/payload-$s"
+	cp "build/$k/ntpdisc.ko" "$out/payload-$s/ntpdisc.ko"
+	cp "build/$k-test_replace/ntpdisc_test_replace.ko" "$out/payload-$s/tests/"
+	guests="$guests guest-$s:$k:$out/payload-$s"
+done
+
+# The differential selftests of all series side by side, then the
+# steering ones (and the load and release tests after them) one guest at
+# a time, in payloads that differ only in NTPDISC_TESTS.
+shadows=
+for a in $guests; do
+	g=${a%%:*} p=${a##*:}
+	rm -rf "$p-differential"
+	cp -r "$p" "$p-differential"
+	echo "NTPDISC_TESTS=differential" >>"$p-differential/env"
+	echo "NTPDISC_TESTS=steering" >>"$p/env"
+	shadows="$shadows shadow${g#guest}:${a#*:}-differential"
+done
+# shellcheck disable=SC2086
+differential_guests $shadows
+steering=$(NTPDISC_TESTS=steering sh selftests/ntpdisc/run_guest.sh --list)
+for a in $guests; do
+	selftest_guest "${a%%:*}" "$(echo "$a" | cut -d: -f2)" "${a##*:}" "$steering"
+	echo "check: the steering measurements of each backend (${a%%:*}):"
+	awk -f scripts/steer-compare.awk "$out/${a%%:*}-tap.log" | sed 's/^/check:   /'
+done
 
 # The short benchmark (scripts/bench.sh): its TAP checks count, e.g. the
 # ioctl at most 1.10 times the system call, the livepatch's clock reads
@@ -278,22 +360,28 @@ else
 	fi
 fi
 
-# The same selftests on each other kernel series, with the module built
-# for it in a scratch copy.
-for s in $kseries; do
-	[ "$s" != 6.1 ] || continue
-	k=$(scripts/guest-kver.sh "$s")
-	step "build-$s" "$MAKE" --no-print-directory KVER="$k" module-kver \
+# PREEMPT_RT: the stress and life-cycle tests with the livepatch in a
+# guest of each CHECK_RT_KSERIES series' -rt kernel, the module built
+# against its headers (make check-all: 6.12 and 7.3).
+rt_tests="ntpdisc_stress ntpdisc_lifecycle"
+for s in $rt_kseries; do
+	k=$(scripts/guest-kver.sh "$s-rt")
+	step "build-$s-rt" "$MAKE" --no-print-directory KVER="$k" module-kver \
 		test-module-kver
 	if [ "$step_rc" -ne 0 ]; then
 		failed "module build for $k"
 		continue
 	fi
-	rm -rf "$out/payload-$s"
-	cp -r "$out/payload" "$out/payload-$s"
-	cp "build/$k/ntpdisc.ko" "$out/payload-$s/ntpdisc.ko"
-	cp "build/$k-test_replace/ntpdisc_test_replace.ko" "$out/payload-$s/tests/"
-	selftest_guest "guest-$s" "$k" "$out/payload-$s"
+	p=$out/payload-$s-rt
+	rm -rf "$p"
+	cp -r "$out/payload" "$p"
+	cp "build/$k/ntpdisc.ko" "$p/ntpdisc.ko"
+	cp "build/$k-test_replace/ntpdisc_test_replace.ko" "$p/tests/"
+	{
+		echo "NTPDISC_STEER=livepatch"
+		echo "NTPDISC_TESTS=\"$rt_tests\""
+	} >>"$p/env"
+	selftest_guest "guest-$s-rt" "$k" "$p" "$rt_tests"
 done
 
 # Short fuzzing runs, each counted as one test: the differential fuzzer in
