@@ -314,7 +314,8 @@ out:
 TEST_F_TIMEOUT(ntpdisc, random, 600)
 {
 	long i, compared = 0, errors = 0, skipped = 0, mism = 0, outbad = 0;
-	long once = 0, far = 0;
+	long once = 0, far = 0, stalled = 0, behind = 0;
+	int ndiff;
 	struct timex hist[HISTORY], tx;
 	struct nd_res rr, rd;
 	char why[1024];
@@ -364,7 +365,15 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 		compared++;
 		if (rr.ret < 0)
 			errors++;
-		if (nd_diff(&rr, &rd, why, sizeof(why))) {
+		ndiff = nd_diff(&rr, &rd, why, sizeof(why));
+		if (ndiff == 1 && !strncmp(why, " offset:", 8) &&
+		    nd_tick_slew_behind > behind) {
+			/* Parted by a stall (ntpdisc_util.h): proves nothing. */
+			if (stalled++ < 3)
+				TH_LOG("call #%ld: parted by a stall:%s", i, why);
+			nd_reset_both(_metadata, self);
+			nsteps = 0;
+		} else if (ndiff) {
 			mism++;
 			if (mism <= 5) {
 				nd_log_mismatch(_metadata, "random", &rr, &rd,
@@ -381,12 +390,14 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 			nd_reset_both(_metadata, self);
 			nsteps = 0;
 		}
+		if (!nsteps)
+			behind = nd_tick_slew_behind;
 		far = nd_tick_slew_far;
 		if (check_output(&self->dut) && outbad++ < 3)
 			TH_LOG("call #%ld: ntpdisc output inconsistent", i);
 	}
-	TH_LOG("compared %ld calls (%ld errors), %ld skipped, %ld once, %ld mismatches, %.1f s",
-	       compared, errors, skipped, once, mism,
+	TH_LOG("compared %ld calls (%ld errors), %ld skipped, %ld once, %ld parted by a stall, %ld mismatches, %.1f s",
+	       compared, errors, skipped, once, stalled, mism,
 	       (nd_now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 	free(steps);
 	steps = NULL;
@@ -397,8 +408,8 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 		TH_LOG("%ld offset read-backs %d ticks of slew or less off the kernel's",
 		       nd_tick_slew_far, ND_TICK_SLEW_FAR);
 	EXPECT_GE(ncalls / 100, nd_tick_slew_far);
-	/* A few pairs may be cut by a stalled guest, not more. */
-	EXPECT_GE(ncalls / 50, skipped);
+	/* A few pairs may be cut or parted by a stalled guest, not more. */
+	EXPECT_GE(ncalls / 50, skipped + stalled);
 }
 
 /* What TEST_HARNESS_MAIN would add; this file has its own main(). */

@@ -101,6 +101,7 @@ static __s64 tick_slew_ns(const struct nd_res *r)
 
 long nd_tick_slew_far;
 bool nd_tick_slew_count_far;
+long nd_tick_slew_behind;
 
 static __s64 tick_slew_slack(const struct nd_res *ref, __s64 *far)
 {
@@ -300,10 +301,24 @@ bool nd_pair(const struct nd_entry *ref, const struct nd_entry *dut,
 	 * boundary (the kernel at the first tick, ntpdisc from an hrtimer),
 	 * so a pair is only comparable well inside one second.
 	 */
+	__s64 c0, f0, c1, f1;
+	bool watch = nd_tick_slew() && !nd_target_is_kernel();
+
 	if (f < PAIR_LO || f > PAIR_LATEST)
 		nd_sleep_to_frac(300 * 1000 * 1000LL);
+	if (watch) {
+		c0 = nd_now_ns(CLOCK_REALTIME_COARSE);
+		f0 = nd_now_ns(CLOCK_REALTIME);
+	}
 	nd_call(ref, in, rr);
 	nd_call(dut, in, rd);
+	if (watch) {
+		f1 = nd_now_ns(CLOCK_REALTIME);
+		c1 = nd_now_ns(CLOCK_REALTIME_COARSE);
+		/* The accumulated time caught up by more than it moved. */
+		if ((c1 - c0) - (f1 - f0) > 2 * ND_NSEC_PER_SEC / ND_HZ)
+			nd_tick_slew_behind++;
+	}
 	/*
 	 * The kernel's call may have stepped the clock (ADJ_SETOFFSET):
 	 * what matters is that it started inside a second and that no

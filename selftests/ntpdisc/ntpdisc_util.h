@@ -118,6 +118,15 @@ int nd_diff(const struct nd_res *ref, const struct nd_res *dut,
 #define ND_TICK_SLEW_FAR	16
 extern long nd_tick_slew_far;
 extern bool nd_tick_slew_count_far;
+/*
+ * 7.3 on, shadow: pairs (nd_pair()) during which the timekeeper caught up
+ * with more than two ticks at once, after a stall of the guest. The
+ * kernel's side then drained those ticks from the state its call left
+ * (an adjtimex call that sets the frequency or tick accumulates them
+ * after its change), the shadow from the state before its call, and the
+ * two read-backs of a running slew part for good.
+ */
+extern long nd_tick_slew_behind;
 /* Print a call and its result in a form that can be pasted into a test. */
 void nd_format_tx(const struct timex *tx, char *buf, size_t len);
 void nd_format_res(const struct nd_res *r, char *buf, size_t len);
