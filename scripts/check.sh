@@ -213,6 +213,20 @@ guest_results() {
 	[ "$absent" -le "$tap_missing" ] || fail=$((fail + absent - tap_missing))
 }
 
+# Run a command in the background: background NAME CMD...; its output
+# goes to $out/NAME.log, its exit status to $out/NAME.rc, its pid to
+# $bg_pid.
+background() {
+	bg_name=$1
+	shift
+	{
+		rc=0
+		"$@" >"$out/$bg_name.log" 2>&1 || rc=$?
+		echo "$rc" >"$out/$bg_name.rc"
+	} &
+	bg_pid=$!
+}
+
 # The differential selftests of several series at once, one guest each:
 # differential_guests STEP NAME:KVER:PAYLOAD... Those tests compare two
 # answers given within one second and mostly sleep (a guest takes 2% of a
@@ -228,14 +242,10 @@ differential_guests() {
 	pids=''
 	for a in "$@"; do
 		g=${a%%:*}
-		{
-			rc=0
-			env KVER="$(echo "$a" | cut -d: -f2)" scripts/guest-run.sh \
-				--timeout "${GUEST_TIMEOUT:-1500}" --log "$out/$g-console.log" \
-				"${a##*:}" >"$out/$g.log" 2>&1 || rc=$?
-			echo "$rc" >"$out/$g.rc"
-		} &
-		pids="$pids $!"
+		background "$g" env KVER="$(echo "$a" | cut -d: -f2)" \
+			scripts/guest-run.sh --timeout "${GUEST_TIMEOUT:-1500}" \
+			--log "$out/$g-console.log" "${a##*:}"
+		pids="$pids $bg_pid"
 	done
 	for p in $pids; do
 		wait "$p" || true
@@ -268,6 +278,7 @@ done
 	nsteps=$((nsteps + $(echo ${CHECK_TIMERS_KSERIES:-6.1} | wc -w)))
 
 # shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 step setup scripts/testbed-setup.sh $kseries $(for s in $rt_kseries; do echo "$s-rt"; done)
 [ "$step_rc" -eq 0 ] || { failed "test bed setup"; finish; }
 # The main guest kernel: 6.1, or KVER.
@@ -329,14 +340,19 @@ done
 shadows= alone=
 for a in $guests; do
 	g=${a%%:*} p=${a##*:}
-	rm -rf "$p-differential"
-	cp -r "$p" "$p-differential"
-	echo "NTPDISC_TESTS=differential" >>"$p-differential/env"
-	echo "NTPDISC_TESTS=steering" >>"$p/env"
+	d="shadow${g#guest}:${a#*:}-differential"
 	case $(echo "$a" | cut -d: -f2) in
-	[7-9].*) alone="$alone shadow${g#guest}:${a#*:}-differential" ;;
-	*) shadows="$shadows shadow${g#guest}:${a#*:}-differential" ;;
+	[7-9].*)
+		[ "${CHECK_TICK_DIFFERENTIAL:-0}" != 0 ] || d=
+		alone="$alone $d" ;;
+	*) shadows="$shadows $d" ;;
 	esac
+	if [ -n "$d" ]; then
+		rm -rf "$p-differential"
+		cp -r "$p" "$p-differential"
+		echo "NTPDISC_TESTS=differential" >>"$p-differential/env"
+	fi
+	echo "NTPDISC_TESTS=steering" >>"$p/env"
 done
 # The differential fuzzer in a 6.1 guest (CHECK_FUZZ_MINUTES, default 2;
 # a fresh seed each run, printed, with any mismatch shrunk to a minimal
@@ -345,13 +361,9 @@ fuzz_pid=
 if [ "${CHECK_FUZZ:-1}" != 0 ]; then
 	announce fuzz "in a 6.1 guest, beside the differential guests"
 	fuzz_t0=$(date +%s)
-	{
-		rc=0
-		env KVER="$kver" FUZZ_MINUTES="${CHECK_FUZZ_MINUTES:-2}" \
-			FUZZ_MINIMIZE=120 scripts/fuzz.sh >"$out/fuzz.log" 2>&1 || rc=$?
-		echo "$rc" >"$out/fuzz.rc"
-	} &
-	fuzz_pid=$!
+	background fuzz env KVER="$kver" FUZZ_MINUTES="${CHECK_FUZZ_MINUTES:-2}" \
+		FUZZ_MINIMIZE=120 scripts/fuzz.sh
+	fuzz_pid=$bg_pid
 fi
 # shellcheck disable=SC2086
 differential_guests differential $shadows
@@ -364,7 +376,7 @@ fi
 # 7.x's differential suite is make check-all's (CHECK_TICK_DIFFERENTIAL=1):
 # its shadow's per-tick read-backs still part from the kernel's now and
 # then (Documentation/ntpdisc.rst, "Kernel series").
-[ "${CHECK_TICK_DIFFERENTIAL:-0}" = 0 ] || for a in $alone; do
+for a in $alone; do
 	differential_guests "differential-${a%%:*}" "$a"
 done
 steering=$(NTPDISC_TESTS=steering sh selftests/ntpdisc/run_guest.sh --list)
@@ -476,13 +488,9 @@ if [ "${CHECK_CLIENTS:-1}" != 0 ]; then
 			"clocksource:${CHECK_CLIENTS_CLOCKSOURCE:-tools chrony ntpd phc2sys}"; do
 			st=${c%%:*}
 			# shellcheck disable=SC2086
-			{
-				rc=0
-				env KVER="$kver" scripts/clients-run.sh --quiet \
-					--steer "$st" ${c#*:} >"$out/clients-$st.log" 2>&1 || rc=$?
-				echo "$rc" >"$out/clients-$st.rc"
-			} &
-			pids="$pids $!"
+			background "clients-$st" env KVER="$kver" scripts/clients-run.sh \
+				--quiet --steer "$st" ${c#*:}
+			pids="$pids $bg_pid"
 		done
 		for p in $pids; do
 			wait "$p" || true

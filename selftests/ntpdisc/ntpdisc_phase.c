@@ -519,9 +519,8 @@ static int pll_run(struct __test_metadata *_metadata, bool freqhold,
 		bool offset_ok = r.u[k].tx.offset == want;
 
 		if (nd_tick_slew() && uk >= 1) {
-			double share, prev_share;
-
 			__s64 lo = model_readback(OFFSET_NS, uk - 1);
+			double share, prev_share;
 
 			want = (__s64)tick_slew_left_ns(uk - 1, r.freq_ppm,
 							&share);

@@ -371,8 +371,6 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 			/* Parted by a stall (ntpdisc_util.h): proves nothing. */
 			if (stalled++ < 3)
 				TH_LOG("call #%ld: parted by a stall:%s", i, why);
-			nd_reset_both(_metadata, self);
-			nsteps = 0;
 		} else if (ndiff) {
 			mism++;
 			if (mism <= 5) {
@@ -382,16 +380,16 @@ TEST_F_TIMEOUT(ntpdisc, random, 600)
 				if (minimize_s > 0 && !nd_target_is_kernel())
 					minimize(_metadata, self);
 			}
-			/* Start again from a common state. */
-			nd_reset_both(_metadata, self);
-			nsteps = 0;
-		} else if (nd_tick_slew_far > far) {
-			/* Once for each time the two part, the same way. */
-			nd_reset_both(_metadata, self);
-			nsteps = 0;
 		}
-		if (!nsteps)
+		/*
+		 * Start again from a common state after the two parted: once
+		 * for each time, not for every call that shows it.
+		 */
+		if (ndiff || nd_tick_slew_far > far) {
+			nd_reset_both(_metadata, self);
+			nsteps = 0;
 			behind = nd_tick_slew_behind;
+		}
 		far = nd_tick_slew_far;
 		if (check_output(&self->dut) && outbad++ < 3)
 			TH_LOG("call #%ld: ntpdisc output inconsistent", i);

@@ -40,12 +40,13 @@
 # NTPDISC_STRESS_SECONDS sets the stress test's length (default 30).
 # Last, ntpdisc_lifecycle (both actuators, failing loads and unloads
 # under load: NTPDISC_LIFECYCLE_LP_CYCLES livepatch cycles on 6.1 (default
-# 20; make check-all's 200), 5 elsewhere, and NTPDISC_LIFECYCLE_CS_CYCLES clocksource ones, 200).
+# 20; make check-all's 200), 5 elsewhere, and NTPDISC_LIFECYCLE_CS_CYCLES
+# clocksource ones, 200).
 # NTPDISC_TESTS (names as in the TAP lines, rmmod_while_open included)
 # runs only those; NTPDISC_TESTS=differential stands for the ones before
 # the steering phase, NTPDISC_TESTS=steering for the steering phase and
-# what follows it. make check runs the differential ones of every series
-# in guests side by side, the steering ones one guest at a time.
+# what follows it. make check runs the differential ones in guests side
+# by side, the steering ones one guest at a time.
 # "run_guest.sh --list" prints the names NTPDISC_TESTS selects and exits.
 # Only the guest's clock is changed: never run this on a real machine.
 
